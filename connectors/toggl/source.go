@@ -1,0 +1,311 @@
+package toggl
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors"
+)
+
+// Source fields.
+const (
+	modeMine      = "mine"
+	modeWorkspace = "workspace"
+)
+
+// meEntriesCap is the number of rows at which a /me/time_entries answer may have been cut
+// short; a backfill window that returns this many is split in two and read again.
+const meEntriesCap = 1000
+
+// cursorOverlap is how far before the server's time of the last read the next since= starts,
+// so that an entry changed in the same second is not missed. Entries read twice are
+// recognised by the ledger and cost nothing downstream.
+const cursorOverlap = 5 * time.Second
+
+// Source pulls time entries.
+type Source struct {
+	client *Client
+	clock  connectors.Clock
+	mode   string
+
+	workspaceID int64
+	userIDs     []int64
+	projectIDs  []int64
+	pageSize    int
+	lookback    time.Duration
+
+	startDate, endDate time.Time
+	backfill           time.Duration
+}
+
+var _ connectors.Source = (*Source)(nil)
+
+func newSource(cfg connectors.Config, deps connectors.Deps) (connectors.Source, error) {
+	v := cfg.Values
+	return &Source{
+		client:      NewClient(cfg.BaseURL, cfg.Conn.Secret("api_token"), deps.HTTP),
+		clock:       deps.Clock,
+		mode:        v.String("entries"),
+		workspaceID: v.Int("workspace_id"),
+		userIDs:     v.Ints("user_ids"),
+		projectIDs:  v.Ints("project_ids"),
+		pageSize:    int(v.Int("page_size")),
+		lookback:    v.Duration("lookback"),
+		startDate:   v.Time("start_date"),
+		endDate:     v.Time("end_date"),
+		backfill:    v.Duration("backfill"),
+	}, nil
+}
+
+// Pull implements connectors.Source.
+func (s *Source) Pull(ctx context.Context, cursor connectors.Cursor) (connectors.Batch, error) {
+	if s.mode == modeWorkspace {
+		return s.pullWorkspace(ctx, cursor)
+	}
+	return s.pullMine(ctx, cursor)
+}
+
+// backfillWindow is the first pull's range of start dates.
+func (s *Source) backfillWindow(now time.Time) (from, to time.Time) {
+	from = s.startDate
+	if from.IsZero() {
+		from = now.Add(-s.backfill).UTC().Truncate(24 * time.Hour)
+	}
+	to = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	if !s.endDate.IsZero() {
+		to = s.endDate.Add(24 * time.Hour)
+	}
+	return from, to
+}
+
+// inDateRange reports whether an entry starting at t lies within start_date and end_date
+// (inclusive), where they are set.
+func (s *Source) inDateRange(t time.Time) bool {
+	if !s.startDate.IsZero() && t.Before(s.startDate) {
+		return false
+	}
+	return s.endDate.IsZero() || t.Before(s.endDate.Add(24*time.Hour))
+}
+
+// pullMine reads the token owner's entries: a backfill by start date on the first pull, then
+// everything changed since the cursor (one request).
+func (s *Source) pullMine(ctx context.Context, cursor connectors.Cursor) (connectors.Batch, error) {
+	since, hasSince, err := parseSince(cursor)
+	if err != nil {
+		return connectors.Batch{}, err
+	}
+	var entries []TimeEntry
+	var serverNow time.Time
+	if hasSince {
+		q := url.Values{"since": {strconv.FormatInt(since, 10)}, "meta": {"true"}}
+		entries, serverNow, err = s.client.MyTimeEntries(ctx, q)
+		if err != nil {
+			return connectors.Batch{}, fmt.Errorf("read entries changed since %s: %w", time.Unix(since, 0).UTC().Format(time.RFC3339), err)
+		}
+	} else {
+		from, to := s.backfillWindow(s.clock.Now())
+		entries, serverNow, err = s.backfillMine(ctx, from, to)
+		if err != nil {
+			return connectors.Batch{}, err
+		}
+	}
+	next := nextSince(since, serverNow, s.clock.Now(), entries)
+	out := make([]connectors.Entry, 0, len(entries))
+	for i := range entries {
+		te := &entries[i]
+		if !hasSince && te.ServerDeletedAt != nil {
+			continue
+		}
+		if te.ServerDeletedAt != nil || s.inDateRange(te.Start) {
+			out = append(out, te.normalize())
+		}
+	}
+	return connectors.Batch{Entries: out, Next: next}, nil
+}
+
+// backfillMine reads entries starting in [from, to), halving the range while an answer may
+// have been cut at the row cap.
+func (s *Source) backfillMine(ctx context.Context, from, to time.Time) ([]TimeEntry, time.Time, error) {
+	q := url.Values{
+		"start_date": {from.UTC().Format(time.RFC3339)},
+		"end_date":   {to.UTC().Format(time.RFC3339)},
+		"meta":       {"true"},
+	}
+	entries, serverNow, err := s.client.MyTimeEntries(ctx, q)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("backfill entries from %s to %s: %w", from.Format(time.DateOnly), to.Format(time.DateOnly), err)
+	}
+	if len(entries) < meEntriesCap || to.Sub(from) <= time.Hour {
+		return entries, serverNow, nil
+	}
+	mid := from.Add(to.Sub(from) / 2).Truncate(time.Hour)
+	if !mid.After(from) {
+		mid = from.Add(time.Hour)
+	}
+	first, t1, err := s.backfillMine(ctx, from, mid)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	second, _, err := s.backfillMine(ctx, mid, to)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return append(first, second...), t1, nil
+}
+
+// nextSince is the cursor after a read: the server's time (falling back to the newest change
+// seen, then to our clock) less the overlap, never before the previous cursor.
+func nextSince(prev int64, serverNow, localNow time.Time, entries []TimeEntry) connectors.Cursor {
+	t := serverNow
+	if t.IsZero() {
+		for i := range entries {
+			if entries[i].At.After(t) {
+				t = entries[i].At
+			}
+		}
+	}
+	if t.IsZero() {
+		t = localNow
+	}
+	next := t.Add(-cursorOverlap).Unix()
+	if next < prev {
+		next = prev
+	}
+	return connectors.Cursor("since:" + strconv.FormatInt(next, 10))
+}
+
+// parseSince reads a "since:<unix seconds>" cursor.
+func parseSince(c connectors.Cursor) (int64, bool, error) {
+	if c == "" {
+		return 0, false, nil
+	}
+	v, ok := strings.CutPrefix(string(c), "since:")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if !ok || err != nil || n < 0 {
+		return 0, false, fmt.Errorf("toggl: stored cursor %q is not since:<unix seconds>", c)
+	}
+	return n, true, nil
+}
+
+// pullWorkspace reads every entry of the workspace in the lookback window through Reports v3,
+// page by page. The answer is a snapshot: an entry that was pushed and is no longer there was
+// deleted. The request reaches a day beyond each end of the snapshot, because Reports reads
+// dates in the user's time zone.
+func (s *Source) pullWorkspace(ctx context.Context, cursor connectors.Cursor) (connectors.Batch, error) {
+	now := s.clock.Now().UTC()
+	from, to := s.backfillWindow(now)
+	if cursor != "" {
+		if lb := now.Add(-s.lookback).Truncate(24 * time.Hour); lb.After(from) {
+			from = lb
+		}
+	}
+	req := SearchRequest{
+		StartDate: from.Add(-24 * time.Hour).Format(time.DateOnly),
+		EndDate:   to.Format(time.DateOnly),
+		UserIDs:   s.userIDs,
+		PageSize:  s.pageSize,
+	}
+	if len(s.projectIDs) > 0 {
+		req.ProjectIDs = s.projectIDs
+	}
+	snapshot := connectors.Window{From: from, To: to}
+	var out []connectors.Entry
+	for page := 1; ; page++ {
+		rows, next, err := s.client.SearchTimeEntries(ctx, s.workspaceID, req)
+		if err != nil {
+			return connectors.Batch{}, fmt.Errorf("search workspace %d entries from %s to %s (page %d): %w",
+				s.workspaceID, req.StartDate, req.EndDate, page, err)
+		}
+		for i := range rows {
+			for _, e := range rows[i].entries(s.workspaceID) {
+				if snapshot.Contains(e.Start) {
+					out = append(out, e)
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		req.FirstID, req.FirstRowNumber = next.ID, next.RowNumber
+	}
+	return connectors.Batch{
+		Entries:  out,
+		Next:     connectors.Cursor("workspace:" + from.Format(time.DateOnly)),
+		Snapshot: &snapshot,
+	}, nil
+}
+
+// normalize turns a Track entry into the engine's Entry.
+func (te *TimeEntry) normalize() connectors.Entry {
+	e := connectors.Entry{
+		ID:          strconv.FormatInt(te.ID, 10),
+		WorkspaceID: te.WorkspaceID,
+		UserID:      te.UserID,
+		User:        te.UserName,
+		Project:     te.ProjectName,
+		Client:      te.ClientName,
+		Task:        te.TaskName,
+		Start:       te.Start.UTC(),
+		Duration:    int(te.Duration),
+		Billable:    te.Billable,
+		Tags:        te.Tags,
+		UpdatedAt:   te.At.UTC(),
+		Deleted:     te.ServerDeletedAt != nil,
+	}
+	if te.ProjectID != nil {
+		e.ProjectID = *te.ProjectID
+	}
+	if te.TaskID != nil {
+		e.TaskID = *te.TaskID
+	}
+	if te.Description != nil {
+		e.Description = *te.Description
+	}
+	if te.Stop != nil {
+		e.Stop = te.Stop.UTC()
+	}
+	if e.Duration < 0 {
+		e.Duration = -1
+	}
+	return e
+}
+
+// entries turns a report row into one Entry per time entry in it.
+func (r *ReportRow) entries(workspaceID int64) []connectors.Entry {
+	out := make([]connectors.Entry, 0, len(r.TimeEntries))
+	for _, te := range r.TimeEntries {
+		e := connectors.Entry{
+			ID:          strconv.FormatInt(te.ID, 10),
+			WorkspaceID: workspaceID,
+			Project:     r.ProjectName,
+			Client:      r.ClientName,
+			Task:        r.TaskName,
+			UserID:      r.UserID,
+			User:        r.Username,
+			Email:       r.Email,
+			Description: r.Description,
+			Start:       te.Start.UTC(),
+			Duration:    int(te.Seconds),
+			Billable:    r.Billable,
+			Tags:        r.TagNames,
+			UpdatedAt:   te.At.UTC(),
+		}
+		if r.ProjectID != nil {
+			e.ProjectID = *r.ProjectID
+		}
+		if r.TaskID != nil {
+			e.TaskID = *r.TaskID
+		}
+		if te.Stop != nil {
+			e.Stop = te.Stop.UTC()
+		} else {
+			e.Duration = -1
+		}
+		out = append(out, e)
+	}
+	return out
+}

@@ -1,0 +1,283 @@
+// Package runner executes one run of a workflow: pull from the source, evaluate the filter
+// and map, let engine/dedup decide per entry against the ledger, and apply the decisions
+// through the sink, recording each step in the store so that a crash at any point is
+// recovered on the next run without a duplicate.
+//
+// The ledger protocol, per chunk of entries:
+//
+//	read ledger rows -> settle pending creates (Finder) -> decide
+//	-> mark every write Pending (one transaction) -> call the sink
+//	-> mark each outcome Synced / Failed / removed (one transaction per flush)
+//	-> after the whole batch: save the source cursor
+//
+// A Pending row found by a later run is settled first: a create is looked up at the sink by
+// its idempotency marker, an update or delete is simply sent again.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/engine/dedup"
+	"github.com/sluicehq/sluice/engine/httpx"
+	"github.com/sluicehq/sluice/engine/store"
+	"github.com/sluicehq/sluice/engine/workflow"
+)
+
+// Store is what a run reads and writes.
+type Store interface {
+	Cursor(ctx context.Context, workflow, source string) (string, error)
+	SetCursor(ctx context.Context, workflow, source, cursor string) error
+	Ledger(ctx context.Context, workflow string, keys []string) (map[string]store.LedgerEntry, error)
+	LedgerWindow(ctx context.Context, workflow string, from, to time.Time) ([]store.LedgerEntry, error)
+	LedgerUnsettled(ctx context.Context, workflow string) ([]store.LedgerEntry, error)
+	WriteLedger(ctx context.Context, workflow string, save []store.LedgerEntry, remove []string) error
+	StartRun(ctx context.Context, r *store.Run) error
+	FinishRun(ctx context.Context, r store.Run, items []store.RunItem) error
+}
+
+// Clock tells the time.
+type Clock interface{ Now() time.Time }
+
+// Options configure a Runner.
+type Options struct {
+	Store Store
+	Clock Clock
+	Log   *slog.Logger
+	// HTTP returns the client of a connection (see engine/httpx).
+	HTTP func(*workflow.Connection) *http.Client
+	// ChunkSize is how many entries are decided and marked pending together; 500 when zero.
+	ChunkSize int
+	// FlushEvery bounds how long sink outcomes wait before the ledger records them; 2 s when zero.
+	FlushEvery time.Duration
+	// AfterWrite, when set, is called after the sink accepted an operation and before the
+	// ledger records it. Tests use it to crash at the worst moment.
+	AfterWrite func(key string, op store.Op)
+}
+
+// Runner runs workflows. It is safe for concurrent use; one workflow must not run twice at
+// once (the scheduler's singleton mode sees to it).
+type Runner struct {
+	o Options
+}
+
+// New returns a Runner.
+func New(o Options) *Runner {
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 500
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 2 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{o: o}
+}
+
+// ErrRunFailed is wrapped by the error of a run that stopped before handling every entry.
+var ErrRunFailed = errors.New("run failed")
+
+// Run executes one run of wf and records it. It returns the run; the error is non-nil when
+// the run failed as a whole (entries refused by the sink only make it partial).
+func (r *Runner) Run(ctx context.Context, wf *workflow.Workflow, trigger string) (store.Run, error) {
+	run := store.Run{Workflow: wf.Name, Trigger: trigger, StartedAt: r.o.Clock.Now(), Status: store.RunRunning}
+	if err := r.o.Store.StartRun(ctx, &run); err != nil {
+		return run, fmt.Errorf("runner: %s: %w", wf.Name, err)
+	}
+	caller := &httpx.Caller{Workflow: wf.Name, RunID: run.ID}
+	log := r.o.Log.With("workflow", wf.Name, "run_id", run.ID)
+	x := &execution{r: r, wf: wf, log: log, run: &run, ev: wf.NewEvaluator()}
+
+	runCtx, cancel := context.WithTimeout(httpx.WithCaller(ctx, caller), wf.Timeout)
+	err := x.execute(runCtx)
+	cancel()
+
+	run.Calls = caller.Calls()
+	run.FinishedAt = r.o.Clock.Now()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		run.Status, run.Error = store.RunCancelled, err.Error()
+	case err != nil:
+		run.Status, run.Error = store.RunFailed, err.Error()
+	case run.Failed > 0:
+		run.Status = store.RunPartial
+	default:
+		run.Status = store.RunOK
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
+	if ferr := r.o.Store.FinishRun(fctx, run, x.failures); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("runner: record the end of run %d: %w", run.ID, ferr))
+	}
+	attrs := []any{"status", run.Status, "read", run.Read, "created", run.Created, "updated", run.Updated,
+		"deleted", run.Deleted, "skipped", run.Skipped, "failed", run.Failed, "calls", run.Calls,
+		"duration", run.FinishedAt.Sub(run.StartedAt)}
+	if err != nil {
+		log.Error("run failed", append(attrs, "error", err)...)
+		return run, fmt.Errorf("%w: %s: %w", ErrRunFailed, wf.Name, err)
+	}
+	log.Info("run finished", attrs...)
+	return run, nil
+}
+
+// execution is the state of one run.
+type execution struct {
+	r        *Runner
+	wf       *workflow.Workflow
+	log      *slog.Logger
+	run      *store.Run
+	ev       *workflow.Evaluator
+	src      connectors.Source
+	sink     connectors.Sink
+	failures []store.RunItem
+}
+
+// item is one entry on its way through a run.
+type item struct {
+	entry connectors.Entry
+	prev  *store.LedgerEntry
+	// retry marks an entry taken from the ledger rather than from the source.
+	retry bool
+
+	want     bool
+	rec      connectors.Record
+	hash     string
+	decision dedup.Decision
+	// evalErr is an expression's runtime error: the entry fails without calling the sink.
+	evalErr error
+}
+
+func (x *execution) execute(ctx context.Context) error {
+	if err := x.open(); err != nil {
+		return err
+	}
+	defer x.close()
+
+	st := x.r.o.Store
+	source := x.wf.Source.Connection.Name
+	cursor, err := st.Cursor(ctx, x.wf.Name, source)
+	if err != nil {
+		return err
+	}
+	batch, err := x.src.Pull(ctx, connectors.Cursor(cursor))
+	if err != nil {
+		return fmt.Errorf("pull from %s: %w", source, err)
+	}
+	x.run.Read = len(batch.Entries)
+
+	items := make([]item, 0, len(batch.Entries))
+	seen := make(map[string]bool, len(batch.Entries))
+	for _, e := range batch.Entries {
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		items = append(items, item{entry: e})
+	}
+	if w := batch.Snapshot; w != nil {
+		rows, err := st.LedgerWindow(ctx, x.wf.Name, w.From, w.To)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			if !seen[row.Key] {
+				seen[row.Key] = true
+				items = append(items, item{entry: connectors.Entry{ID: row.Key, Start: row.Start, Deleted: true}})
+			}
+		}
+	}
+	retries, err := x.retries(ctx, seen)
+	if err != nil {
+		return err
+	}
+	items = append(items, retries...)
+
+	for start := 0; start < len(items); start += x.r.o.ChunkSize {
+		end := min(start+x.r.o.ChunkSize, len(items))
+		if err := x.chunk(ctx, items[start:end]); err != nil {
+			return err
+		}
+	}
+	if err := st.SetCursor(ctx, x.wf.Name, source, string(batch.Next)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// retries returns the ledger's unsettled entries that the source did not send again and
+// whose time has come: every Pending one, and Failed ones after a growing pause.
+func (x *execution) retries(ctx context.Context, seen map[string]bool) ([]item, error) {
+	rows, err := x.r.o.Store.LedgerUnsettled(ctx, x.wf.Name)
+	if err != nil {
+		return nil, err
+	}
+	now := x.r.o.Clock.Now()
+	var out []item
+	for _, row := range rows {
+		if seen[row.Key] || (row.State == store.Failed && now.Before(row.UpdatedAt.Add(retryPause(row.Attempts)))) {
+			continue
+		}
+		it := item{retry: true, entry: connectors.Entry{ID: row.Key, Start: row.Start, Deleted: true}}
+		if len(row.Entry) > 0 {
+			if err := json.Unmarshal(row.Entry, &it.entry); err != nil {
+				x.log.Warn("ledger entry unreadable; treating it as deleted", "entry_id", row.Key, "error", err)
+				it.entry = connectors.Entry{ID: row.Key, Start: row.Start, Deleted: true}
+			}
+		}
+		seen[row.Key] = true
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// retryPause is how long a failed entry rests before its next attempt: nothing for the
+// first three tries, then 15 minutes doubling up to 6 hours.
+func retryPause(attempts int) time.Duration {
+	if attempts < 3 {
+		return 0
+	}
+	d := 15 * time.Minute << min(attempts-3, 5)
+	return min(d, 6*time.Hour)
+}
+
+func (x *execution) open() error {
+	o := x.r.o
+	endpoint := func(ep workflow.Endpoint) (connectors.Config, connectors.Deps) {
+		c := ep.Connection
+		return connectors.Config{Workflow: x.wf.Name, Connection: c.Name, BaseURL: c.BaseURL, Conn: c.Values, Values: ep.Values},
+			connectors.Deps{HTTP: o.HTTP(c), Log: x.log.With("connector", c.Name), Clock: o.Clock}
+	}
+	cfg, deps := endpoint(x.wf.Source)
+	src, err := x.wf.Source.Connection.Spec.NewSource(cfg, deps)
+	if err != nil {
+		return fmt.Errorf("set up source %s: %w", cfg.Connection, err)
+	}
+	cfg, deps = endpoint(x.wf.Sink)
+	sink, err := x.wf.Sink.Connection.Spec.NewSink(cfg, deps)
+	if err != nil {
+		closeIfCloser(src, x.log)
+		return fmt.Errorf("set up sink %s: %w", cfg.Connection, err)
+	}
+	x.src, x.sink = src, sink
+	return nil
+}
+
+func (x *execution) close() {
+	closeIfCloser(x.src, x.log)
+	closeIfCloser(x.sink, x.log)
+}
+
+func closeIfCloser(v any, log *slog.Logger) {
+	if c, ok := v.(connectors.Closer); ok {
+		if err := c.Close(); err != nil {
+			log.Warn("close connector", "error", err)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound means the row asked for does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// State is where a ledger entry stands with the sink.
+type State string
+
+// Ledger states.
+const (
+	// Synced: the sink holds the record whose hash is stored, under RemoteID.
+	Synced State = "synced"
+	// Pending: Op was started and its outcome is unknown (a crash, a lost answer). The next
+	// run settles it before anything else.
+	Pending State = "pending"
+	// Failed: the sink refused Op; the entry is kept so the next run tries again.
+	Failed State = "failed"
+)
+
+// Op is a change a run makes at a sink.
+type Op string
+
+// Operations.
+const (
+	Create Op = "create"
+	Update Op = "update"
+	Delete Op = "delete"
+)
+
+// LedgerEntry records what a workflow wrote for one source entry: the dedup ledger's row.
+type LedgerEntry struct {
+	Workflow string
+	Key      string
+	// Hash is the content hash of the record the sink holds (Synced) or is being given.
+	Hash string
+	// RemoteID is the sink's id for the object; empty until created.
+	RemoteID string
+	State    State
+	// Op is the pending or failed operation.
+	Op Op
+	// Start is when the source entry starts, for finding deletions in snapshot windows.
+	Start    time.Time
+	Attempts int
+	Error    string
+	// Entry is the source entry (JSON) while Pending or Failed, so it can be retried without
+	// reading the source again.
+	Entry     []byte
+	UpdatedAt time.Time
+}
+
+// RunStatus is how a run ended.
+type RunStatus string
+
+// Run statuses.
+const (
+	RunRunning   RunStatus = "running"
+	RunOK        RunStatus = "ok"
+	RunPartial   RunStatus = "partial" // some entries failed; the rest went through
+	RunFailed    RunStatus = "failed"
+	RunDeferred  RunStatus = "deferred" // not run: the quota could not afford it
+	RunCancelled RunStatus = "cancelled"
+)
+
+// Run is one execution of a workflow.
+type Run struct {
+	ID         int64
+	Workflow   string
+	Trigger    string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Status     RunStatus
+	Counts
+	Error string
+}
+
+// Counts tallies what a run did.
+type Counts struct {
+	Read, Created, Updated, Deleted, Skipped, Failed, Calls int
+}
+
+// RunItem is one entry that failed in a run, and why.
+type RunItem struct {
+	RunID int64
+	Key   string
+	Op    Op
+	Error string
+}
+
+// Call is one audited API request.
+type Call struct {
+	At         time.Time
+	Workflow   string
+	RunID      int64
+	Connection string
+	Method     string
+	// Route is the path template; concrete ids, names and query values never appear.
+	Route    string
+	Status   int
+	Duration time.Duration
+	Bucket   string
+	// QuotaRemaining is what the answer said was left, or -1 when it said nothing.
+	QuotaRemaining int
+	CacheHit       bool
+	Retry          int
+	Error          string
+}
+
+// Quota is the last state a service reported for one of a connection's buckets.
+type Quota struct {
+	Connection string
+	Bucket     string
+	Remaining  int
+	ResetsAt   time.Time
+	ObservedAt time.Time
+}
+
+// Store is everything sluice keeps. Implementations are safe for concurrent use.
+type Store interface {
+	// Cursor returns the cursor saved for a workflow's source, "" when there is none.
+	Cursor(ctx context.Context, workflow, source string) (string, error)
+	SetCursor(ctx context.Context, workflow, source, cursor string) error
+
+	// Ledger returns the ledger entries of a workflow for the given keys, by key.
+	Ledger(ctx context.Context, workflow string, keys []string) (map[string]LedgerEntry, error)
+	// LedgerWindow returns a workflow's entries whose source entries start in [from, to).
+	LedgerWindow(ctx context.Context, workflow string, from, to time.Time) ([]LedgerEntry, error)
+	// LedgerUnsettled returns a workflow's Pending and Failed entries.
+	LedgerUnsettled(ctx context.Context, workflow string) ([]LedgerEntry, error)
+	// WriteLedger saves entries and removes the rows of keys, in one transaction.
+	WriteLedger(ctx context.Context, workflow string, save []LedgerEntry, remove []string) error
+	// LedgerCount returns how many entries a workflow has, by state.
+	LedgerCount(ctx context.Context, workflow string) (map[State]int, error)
+
+	// StartRun saves a new run and sets its ID.
+	StartRun(ctx context.Context, r *Run) error
+	// FinishRun saves a run's outcome with the entries that failed in it.
+	FinishRun(ctx context.Context, r Run, items []RunItem) error
+	// Runs returns a workflow's latest runs, newest first; all workflows' when workflow is "".
+	Runs(ctx context.Context, workflow string, limit int) ([]Run, error)
+	// RunItems returns the failed entries of a run.
+	RunItems(ctx context.Context, runID int64) ([]RunItem, error)
+
+	// RecordCalls appends audited calls.
+	RecordCalls(ctx context.Context, calls []Call) error
+	// Calls returns the calls made in [from, to), oldest first, of one workflow when set.
+	Calls(ctx context.Context, from, to time.Time, workflow string) ([]Call, error)
+
+	// SaveQuota keeps the latest quota seen for a bucket.
+	SaveQuota(ctx context.Context, q Quota) error
+	// Quotas returns the latest quota of every bucket seen.
+	Quotas(ctx context.Context) ([]Quota, error)
+
+	Close() error
+}
