@@ -45,8 +45,9 @@ func (x *execution) chunk(ctx context.Context, items []item) error {
 		x.decide(it)
 	}
 
-	// Mark every write Pending before the first one is sent.
+	// Announce every write before the first one is sent.
 	now := x.r.o.Clock.Now()
+	var intents []store.LedgerEntry
 	var writes []*item
 	for i := range items {
 		it := &items[i]
@@ -60,19 +61,21 @@ func (x *execution) chunk(ctx context.Context, items []item) error {
 		case it.decision.Action == dedup.Nothing:
 			x.run.Skipped++
 		default:
-			save = append(save, x.pendingRow(it, now))
+			intents = append(intents, x.pendingRow(it, now))
 			writes = append(writes, it)
 		}
 		if it.evalErr == nil {
 			x.log.Debug("decided", "entry_id", it.entry.ID, "action", it.decision.Action.String(), "reason", it.decision.Reason)
 		}
 	}
-	if len(save) > 0 || len(remove) > 0 {
-		if err := st.WriteLedger(ctx, x.wf.Name, save, remove); err != nil {
-			return err
-		}
+	if len(save) == 0 && len(remove) == 0 && len(intents) == 0 {
+		return nil
 	}
-	return x.apply(ctx, writes)
+	intent, err := st.WriteLedger(ctx, x.wf.Name, store.LedgerWrite{Save: save, Remove: remove, Intents: intents})
+	if err != nil {
+		return err
+	}
+	return x.apply(ctx, writes, intent)
 }
 
 // decide evaluates an item and asks dedup what to do with it.
@@ -236,21 +239,22 @@ func (x *execution) fail(it *item, err error) {
 	x.log.Warn("entry failed", "entry_id", it.entry.ID, "error", err)
 }
 
-// apply sends the writes to the sink, recording outcomes in batches. An error that is not
-// about one record stops the run: the rows already marked Pending are settled next time.
-func (x *execution) apply(ctx context.Context, writes []*item) error {
+// apply sends the writes to the sink, saving outcomes in batches; the last batch marks the
+// intent record done. An error that is not about one record stops the run: the intent
+// record stays, and the next run settles what it announced.
+func (x *execution) apply(ctx context.Context, writes []*item, intent int64) error {
 	st := x.r.o.Store
 	var save []store.LedgerEntry
 	var remove []string
 	lastFlush := x.r.o.Clock.Now()
-	flush := func() error {
-		if len(save) == 0 && len(remove) == 0 {
+	flush := func(done int64) error {
+		if len(save) == 0 && len(remove) == 0 && done == 0 {
 			return nil
 		}
-		// Outcomes are recorded even when the run is being cancelled: the sink has them.
+		// Outcomes are saved even when the run is being cancelled: the sink has them.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		err := st.WriteLedger(wctx, x.wf.Name, save, remove)
+		_, err := st.WriteLedger(wctx, x.wf.Name, store.LedgerWrite{Save: save, Remove: remove, Done: done})
 		save, remove = save[:0], remove[:0]
 		lastFlush = x.r.o.Clock.Now()
 		return err
@@ -278,15 +282,15 @@ func (x *execution) apply(ctx context.Context, writes []*item) error {
 			save = append(save, x.failedRow(it, err, now))
 			x.fail(it, err)
 		default:
-			return errors.Join(fmt.Errorf("%s entry %s: %w", it.decision.Action, it.entry.ID, err), flush())
+			return errors.Join(fmt.Errorf("%s entry %s: %w", it.decision.Action, it.entry.ID, err), flush(0))
 		}
 		if len(save)+len(remove) >= x.r.o.ChunkSize || now.Sub(lastFlush) >= x.r.o.FlushEvery {
-			if err := flush(); err != nil {
+			if err := flush(0); err != nil {
 				return err
 			}
 		}
 	}
-	return flush()
+	return flush(intent)
 }
 
 // write performs one operation at the sink.

@@ -6,12 +6,15 @@
 // The ledger protocol, per chunk of entries:
 //
 //	read ledger rows -> settle pending creates (Finder) -> decide
-//	-> mark every write Pending (one transaction) -> call the sink
-//	-> mark each outcome Synced / Failed / removed (one transaction per flush)
+//	-> record every write as an intent (one transaction) -> call the sink
+//	-> save each outcome Synced / Failed / removed (one transaction per flush)
+//	-> with the last flush, mark the intent record done
 //	-> after the whole batch: save the source cursor
 //
-// A Pending row found by a later run is settled first: a create is looked up at the sink by
-// its idempotency marker, an update or delete is simply sent again.
+// A run that finds intent records left by a run that stopped (a crash, a kill) first turns
+// each announced write whose outcome is missing into a Pending ledger row. Pending rows are
+// settled before anything else: a create is looked up at the sink by its idempotency marker,
+// an update or delete is simply sent again.
 package runner
 
 import (
@@ -37,7 +40,8 @@ type Store interface {
 	Ledger(ctx context.Context, workflow string, keys []string) (map[string]store.LedgerEntry, error)
 	LedgerWindow(ctx context.Context, workflow string, from, to time.Time) ([]store.LedgerEntry, error)
 	LedgerUnsettled(ctx context.Context, workflow string) ([]store.LedgerEntry, error)
-	WriteLedger(ctx context.Context, workflow string, save []store.LedgerEntry, remove []string) error
+	WriteLedger(ctx context.Context, workflow string, w store.LedgerWrite) (int64, error)
+	Intents(ctx context.Context, workflow string) ([]store.Intent, error)
 	StartRun(ctx context.Context, r *store.Run) error
 	FinishRun(ctx context.Context, r store.Run, items []store.RunItem) error
 }
@@ -161,6 +165,9 @@ func (x *execution) execute(ctx context.Context) error {
 	defer x.close()
 
 	st := x.r.o.Store
+	if err := x.recoverIntents(ctx); err != nil {
+		return err
+	}
 	source := x.wf.Source.Connection.Name
 	cursor, err := st.Cursor(ctx, x.wf.Name, source)
 	if err != nil {
@@ -211,6 +218,44 @@ func (x *execution) execute(ctx context.Context) error {
 	return nil
 }
 
+// recoverIntents turns the writes announced by an interrupted run, whose outcomes were never
+// saved, into Pending ledger rows.
+func (x *execution) recoverIntents(ctx context.Context) error {
+	st := x.r.o.Store
+	intents, err := st.Intents(ctx, x.wf.Name)
+	if err != nil {
+		return err
+	}
+	for _, in := range intents {
+		keys := make([]string, len(in.Rows))
+		for i, r := range in.Rows {
+			keys[i] = r.Key
+		}
+		cur, err := st.Ledger(ctx, x.wf.Name, keys)
+		if err != nil {
+			return err
+		}
+		var pending []store.LedgerEntry
+		for _, r := range in.Rows {
+			c, ok := cur[r.Key]
+			done := ok && c.State == store.Synced && c.Hash == r.Hash
+			if r.Op == store.Delete {
+				done = !ok
+			}
+			if !done {
+				r.State = store.Pending
+				pending = append(pending, r)
+			}
+		}
+		if _, err := st.WriteLedger(ctx, x.wf.Name, store.LedgerWrite{Save: pending, Done: in.ID}); err != nil {
+			return err
+		}
+		x.log.Warn("found writes of an interrupted run; settling them", "announced", len(in.Rows),
+			"unsettled", len(pending), "since", in.At)
+	}
+	return nil
+}
+
 // retries returns the ledger's unsettled entries that the source did not send again and
 // whose time has come: every Pending one, and Failed ones after a growing pause.
 func (x *execution) retries(ctx context.Context, seen map[string]bool) ([]item, error) {
@@ -224,11 +269,15 @@ func (x *execution) retries(ctx context.Context, seen map[string]bool) ([]item, 
 		if seen[row.Key] || (row.State == store.Failed && now.Before(row.UpdatedAt.Add(retryPause(row.Attempts)))) {
 			continue
 		}
+		// Without a readable copy of the entry, all that can be done is to remove what was
+		// pushed: treat it as deleted.
 		it := item{retry: true, entry: connectors.Entry{ID: row.Key, Start: row.Start, Deleted: true}}
 		if len(row.Entry) > 0 {
-			if err := json.Unmarshal(row.Entry, &it.entry); err != nil {
-				x.log.Warn("ledger entry unreadable; treating it as deleted", "entry_id", row.Key, "error", err)
-				it.entry = connectors.Entry{ID: row.Key, Start: row.Start, Deleted: true}
+			var e connectors.Entry
+			if err := json.Unmarshal(row.Entry, &e); err != nil || e.ID != row.Key {
+				x.log.Warn("ledger copy of an entry unreadable; treating it as deleted", "entry_id", row.Key, "error", err)
+			} else {
+				it.entry = e
 			}
 		}
 		seen[row.Key] = true

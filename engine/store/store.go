@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -50,8 +51,29 @@ type LedgerEntry struct {
 	Error    string
 	// Entry is the source entry (JSON) while Pending or Failed, so it can be retried without
 	// reading the source again.
-	Entry     []byte
+	Entry     json.RawMessage
 	UpdatedAt time.Time
+}
+
+// LedgerWrite is one transaction on a workflow's ledger.
+type LedgerWrite struct {
+	// Save inserts or replaces rows by key; Remove deletes rows.
+	Save   []LedgerEntry
+	Remove []string
+	// Intents announces the operations a run is about to send to the sink, as Pending rows
+	// kept together in one intent record rather than written into the ledger one by one.
+	// Should the run stop before saving their outcomes, the next run finds the record
+	// (Intents) and turns each operation whose outcome is missing into a Pending row.
+	Intents []LedgerEntry
+	// Done deletes the intent record with this id: every outcome it announced is saved.
+	Done int64
+}
+
+// Intent is an intent record: operations announced together by one run.
+type Intent struct {
+	ID   int64
+	At   time.Time
+	Rows []LedgerEntry
 }
 
 // RunStatus is how a run ended.
@@ -132,8 +154,12 @@ type Store interface {
 	LedgerWindow(ctx context.Context, workflow string, from, to time.Time) ([]LedgerEntry, error)
 	// LedgerUnsettled returns a workflow's Pending and Failed entries.
 	LedgerUnsettled(ctx context.Context, workflow string) ([]LedgerEntry, error)
-	// WriteLedger saves entries and removes the rows of keys, in one transaction.
-	WriteLedger(ctx context.Context, workflow string, save []LedgerEntry, remove []string) error
+	// WriteLedger applies w to a workflow's ledger in one transaction and returns the id of
+	// the intent record it wrote, if w has intents.
+	WriteLedger(ctx context.Context, workflow string, w LedgerWrite) (intentID int64, err error)
+	// Intents returns a workflow's intent records that were never marked done: the runs that
+	// wrote them stopped before saving every outcome.
+	Intents(ctx context.Context, workflow string) ([]Intent, error)
 	// LedgerCount returns how many entries a workflow has, by state.
 	LedgerCount(ctx context.Context, workflow string) (map[State]int, error)
 

@@ -20,28 +20,60 @@ type Env struct {
 	Workflow string            `expr:"workflow"`
 }
 
-// jiraKeyPattern matches Jira issue keys: a project key (a capital letter, then capitals,
-// digits or underscores) and a number, not inside a longer word.
-var jiraKeyPattern = regexp.MustCompile(`(?:^|[^A-Za-z0-9_])([A-Z][A-Z0-9_]+-[1-9][0-9]*)\b`)
+// findJiraKey returns the bounds of the first Jira issue key in s at or after from, or -1, -1.
+// A key is a project key (a capital letter, then capitals, digits or underscores), a hyphen
+// and an issue number without leading zeros, standing as a word of its own. It is written
+// out by hand because it runs for every entry of most workflows.
+func findJiraKey(s string, from int) (int, int) {
+	for i := from; i < len(s); i++ {
+		if !isUpper(s[i]) || (i > 0 && isWordByte(s[i-1])) {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && (isUpper(s[j]) || isDigit(s[j]) || s[j] == '_') {
+			j++
+		}
+		if j-i < 2 || j+1 >= len(s) || s[j] != '-' || s[j+1] < '1' || s[j+1] > '9' {
+			continue
+		}
+		k := j + 2
+		for k < len(s) && isDigit(s[k]) {
+			k++
+		}
+		if k < len(s) && isWordByte(s[k]) {
+			continue
+		}
+		return i, k
+	}
+	return -1, -1
+}
+
+func isUpper(c byte) bool    { return c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool    { return c >= '0' && c <= '9' }
+func isWordByte(c byte) bool { return isUpper(c) || isDigit(c) || c == '_' || (c >= 'a' && c <= 'z') }
 
 // jiraKeys returns the issue keys in text, in order, without repeats.
 func jiraKeys(text string) []string {
 	var keys []string
-	for _, m := range jiraKeyPattern.FindAllStringSubmatch(text, -1) {
-		if !slices.Contains(keys, m[1]) {
-			keys = append(keys, m[1])
+	for from := 0; ; {
+		i, j := findJiraKey(text, from)
+		if i < 0 {
+			return keys
 		}
+		if !slices.Contains(keys, text[i:j]) {
+			keys = append(keys, text[i:j])
+		}
+		from = j
 	}
-	return keys
 }
 
 // jiraKey returns the first issue key in text, or "".
 func jiraKey(text string) string {
-	m := jiraKeyPattern.FindStringSubmatch(text)
-	if m == nil {
+	i, j := findJiraKey(text, 0)
+	if i < 0 {
 		return ""
 	}
-	return m[1]
+	return text[i:j]
 }
 
 var (
@@ -51,14 +83,20 @@ var (
 
 // withoutJiraKeys removes the issue keys from text, and the separators left at its ends.
 func withoutJiraKeys(text string) string {
-	out := jiraKeyPattern.ReplaceAllStringFunc(text, func(m string) string {
-		// Keep the character before the key, which the pattern consumed.
-		if k := jiraKeyPattern.FindStringSubmatchIndex(m); k != nil && k[2] > 0 {
-			return m[:k[2]]
-		}
-		return ""
-	})
-	out = emptyBrackets.ReplaceAllString(out, "")
+	i, j := findJiraKey(text, 0)
+	if i < 0 {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	from := 0
+	for i >= 0 {
+		b.WriteString(text[from:i])
+		from = j
+		i, j = findJiraKey(text, j)
+	}
+	b.WriteString(text[from:])
+	out := emptyBrackets.ReplaceAllString(b.String(), "")
 	out = strings.Join(strings.Fields(out), " ")
 	return keySeparators.ReplaceAllString(out, "")
 }

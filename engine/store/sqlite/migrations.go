@@ -9,7 +9,8 @@ import (
 // migrations is the schema's history, oldest first. The schema version is the number applied
 // (PRAGMA user_version). Never edit an entry that has shipped: append a new one.
 var migrations = []string{
-	// 1: cursors, dedup ledger, runs, audited calls, last quota per bucket.
+	// 1: cursors, dedup ledger with its intent records, runs, audited calls, last quota per
+	// bucket.
 	`CREATE TABLE cursors (
 		workflow   TEXT NOT NULL,
 		source     TEXT NOT NULL,
@@ -32,6 +33,13 @@ var migrations = []string{
 		PRIMARY KEY (workflow, entry_key)
 	) WITHOUT ROWID;
 	CREATE INDEX ledger_by_start ON ledger (workflow, entry_start);
+	CREATE TABLE ledger_intents (
+		id         INTEGER PRIMARY KEY,
+		workflow   TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		rows       BLOB NOT NULL
+	);
+	CREATE INDEX ledger_intents_by_workflow ON ledger_intents (workflow);
 	CREATE INDEX ledger_unsettled ON ledger (workflow, state) WHERE state <> 'synced';
 	CREATE TABLE runs (
 		id          INTEGER PRIMARY KEY,
@@ -95,7 +103,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("the database has schema version %d, newer than this sluice knows (%d): upgrade sluice", version, len(migrations))
 	}
 	for i := version; i < len(migrations); i++ {
-		err := s.inTx(ctx, fmt.Sprintf("apply migration %d", i+1), func(tx *sql.Tx) error {
+		err := s.inTx(ctx, fmt.Sprintf("apply migration %d", i+1), func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -32,8 +33,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		"_foreign_keys": {"on"},
 		"_synchronous":  {"NORMAL"},
 		"_txlock":       {"immediate"},
+		"_cache_size":   {"-65536"},
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	// In a "file:" URI '?' starts the query, '#' a fragment and '%' an escape: escape the path
+	// so that it names the file it spells.
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -99,8 +103,9 @@ const ledgerColumns = `entry_key, hash, remote_id, state, op, entry_start, attem
 func scanLedger(workflow string, rows *sql.Rows) (store.LedgerEntry, error) {
 	e := store.LedgerEntry{Workflow: workflow}
 	var start, updated int64
-	err := rows.Scan(&e.Key, &e.Hash, &e.RemoteID, &e.State, &e.Op, &start, &e.Attempts, &e.Error, &e.Entry, &updated)
-	e.Start, e.UpdatedAt = fromMS(start), fromMS(updated)
+	var entry []byte
+	err := rows.Scan(&e.Key, &e.Hash, &e.RemoteID, &e.State, &e.Op, &start, &e.Attempts, &e.Error, &entry, &updated)
+	e.Start, e.UpdatedAt, e.Entry = fromMS(start), fromMS(updated), entry
 	return e, err
 }
 
@@ -163,9 +168,24 @@ func (s *DB) queryLedger(ctx context.Context, workflow, q string, args []any, ea
 }
 
 // WriteLedger implements store.Store.
-func (s *DB) WriteLedger(ctx context.Context, workflow string, save []store.LedgerEntry, remove []string) error {
-	return s.inTx(ctx, "write ledger of "+workflow, func(tx *sql.Tx) error {
-		if len(save) > 0 {
+func (s *DB) WriteLedger(ctx context.Context, workflow string, w store.LedgerWrite) (int64, error) {
+	var intentID int64
+	err := s.inTx(ctx, "write ledger of "+workflow, func(ctx context.Context, tx *sql.Tx) error {
+		if len(w.Intents) > 0 {
+			blob, err := json.Marshal(w.Intents)
+			if err != nil {
+				return fmt.Errorf("encode intents: %w", err)
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO ledger_intents (workflow, created_at, rows) VALUES (?, ?, ?)`,
+				workflow, time.Now().UnixMilli(), blob)
+			if err != nil {
+				return err
+			}
+			if intentID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		if len(w.Save) > 0 {
 			st, err := tx.PrepareContext(ctx, `INSERT INTO ledger (workflow, `+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (workflow, entry_key) DO UPDATE SET hash = excluded.hash, remote_id = excluded.remote_id,
 				state = excluded.state, op = excluded.op, entry_start = excluded.entry_start, attempts = excluded.attempts,
@@ -174,27 +194,60 @@ func (s *DB) WriteLedger(ctx context.Context, workflow string, save []store.Ledg
 				return err
 			}
 			defer st.Close()
-			for _, e := range save {
+			for _, e := range w.Save {
 				if _, err := st.ExecContext(ctx, workflow, e.Key, e.Hash, e.RemoteID, string(e.State), string(e.Op),
 					ms(e.Start), e.Attempts, e.Error, e.Entry, ms(e.UpdatedAt)); err != nil {
 					return fmt.Errorf("entry %s: %w", e.Key, err)
 				}
 			}
 		}
-		if len(remove) > 0 {
+		if len(w.Remove) > 0 {
 			st, err := tx.PrepareContext(ctx, `DELETE FROM ledger WHERE workflow = ? AND entry_key = ?`)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			for _, k := range remove {
+			for _, k := range w.Remove {
 				if _, err := st.ExecContext(ctx, workflow, k); err != nil {
 					return fmt.Errorf("entry %s: %w", k, err)
 				}
 			}
 		}
+		if w.Done != 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_intents WHERE id = ? AND workflow = ?`, w.Done, workflow); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	return intentID, nil
+}
+
+// Intents implements store.Store.
+func (s *DB) Intents(ctx context.Context, workflow string) ([]store.Intent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, rows FROM ledger_intents WHERE workflow = ? ORDER BY id`, workflow)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read intents of %s: %w", workflow, err)
+	}
+	defer rows.Close()
+	var out []store.Intent
+	for rows.Next() {
+		var in store.Intent
+		var at int64
+		var blob []byte
+		if err := rows.Scan(&in.ID, &at, &blob); err != nil {
+			return nil, fmt.Errorf("sqlite: read intents of %s: %w", workflow, err)
+		}
+		if err := json.Unmarshal(blob, &in.Rows); err != nil {
+			return nil, fmt.Errorf("sqlite: intent record %d of %s is unreadable: %w", in.ID, workflow, err)
+		}
+		in.At = fromMS(at)
+		out = append(out, in)
+	}
+	return out, rows.Err()
 }
 
 // LedgerCount implements store.Store.
@@ -232,7 +285,7 @@ func (s *DB) StartRun(ctx context.Context, r *store.Run) error {
 
 // FinishRun implements store.Store.
 func (s *DB) FinishRun(ctx context.Context, r store.Run, items []store.RunItem) error {
-	return s.inTx(ctx, fmt.Sprintf("finish run %d", r.ID), func(tx *sql.Tx) error {
+	return s.inTx(ctx, fmt.Sprintf("finish run %d", r.ID), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, status = ?, read = ?, created = ?, updated = ?,
 			deleted = ?, skipped = ?, failed = ?, calls = ?, error = ? WHERE id = ?`,
 			ms(r.FinishedAt), string(r.Status), r.Read, r.Created, r.Updated, r.Deleted, r.Skipped, r.Failed, r.Calls, r.Error, r.ID)
@@ -309,7 +362,7 @@ func (s *DB) RecordCalls(ctx context.Context, calls []store.Call) error {
 	if len(calls) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "record calls", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "record calls", func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO calls (at, workflow, run_id, connection, method, route, status,
 			duration_us, bucket, quota_remaining, cache_hit, retry, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -390,13 +443,23 @@ func (s *DB) Quotas(ctx context.Context) ([]store.Quota, error) {
 	return out, rows.Err()
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
-func (s *DB) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction, committing when it returns nil. A transaction that has begun
+// is not interrupted by ctx: the writes are short, and a half-applied batch is worse than a
+// late return. (It is also much faster: go-sqlite3 watches a cancellable context from a
+// goroutine on every statement.)
+func (s *DB) inTx(ctx context.Context, what string, fn func(context.Context, *sql.Tx) error) error {
+	// Waiting for the connection still ends with ctx; only the transaction itself does not.
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
-	if err := fn(tx); err != nil {
+	defer conn.Close()
+	ctx = context.WithoutCancel(ctx)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
