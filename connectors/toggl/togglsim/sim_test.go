@@ -199,4 +199,3 @@ func TestStatsAndRequestLog(t *testing.T) {
 		t.Errorf("used = %d, want 2", q.Used)
 	}
 }
-
