@@ -37,7 +37,8 @@ type appOptions struct {
 }
 
 // openApp loads the config at path and opens its store.
-func openApp(ctx context.Context, c cmdIO, path string, opt appOptions) (*app, error) {
+func openApp(ctx context.Context, c cmdIO, path string) (*app, error) {
+	opt := c.app
 	p, err := workflow.Load(path, c.env)
 	if err != nil {
 		return nil, err

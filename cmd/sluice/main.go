@@ -33,7 +33,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	code := runMain(ctx, os.Args[1:], cmdIO{stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv})
 	stop()
 	os.Exit(code)
 }
@@ -51,13 +51,13 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // runMain runs one command and returns the process's exit code.
-func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
+func runMain(ctx context.Context, args []string, c cmdIO) int {
+	stdout, stderr := c.stdout, c.stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
-	c := cmdIO{stdout: stdout, stderr: stderr, env: env}
 	var err error
 	switch cmd {
 	case "validate":
@@ -103,6 +103,8 @@ func (failedError) Error() string { return "failed" }
 type cmdIO struct {
 	stdout, stderr io.Writer
 	env            func(string) (string, bool)
+	// app adjusts how configurations are wired; tests set it.
+	app appOptions
 }
 
 // flags returns a flag set that reports problems as usage errors.

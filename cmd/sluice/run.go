@@ -23,7 +23,7 @@ func cmdRun(ctx context.Context, c cmdIO, args []string) error {
 	if !*once {
 		return usageError{"run needs --once (scheduled runs come with `sluice serve`)"}
 	}
-	a, err := openApp(ctx, c, *config, appOptions{})
+	a, err := openApp(ctx, c, *config)
 	if err != nil {
 		return reportLoad(c, err)
 	}
@@ -67,7 +67,7 @@ func (a *app) runOnce(ctx context.Context, out io.Writer, only string) error {
 		if run.ID != 0 {
 			if items, ierr := a.store.RunItems(ctx, run.ID); ierr == nil {
 				for _, it := range items {
-					fmt.Fprintf(out, "    entry %s: %s\n", it.Key, it.Error)
+					fmt.Fprintf(out, "    entry %s (%s): %s\n", it.Key, it.Title, it.Error)
 				}
 			}
 		}

@@ -87,6 +87,8 @@ type SearchRequest struct {
 	FirstRowNumber int64   `json:"first_row_number,omitempty"`
 	OrderBy        string  `json:"order_by,omitempty"`
 	OrderDir       string  `json:"order_dir,omitempty"`
+	// EnrichResponse asks for names (project, client, task, tags) besides ids.
+	EnrichResponse bool `json:"enrich_response,omitempty"`
 }
 
 // ReportRow is a detailed.GroupedTimeEntry.

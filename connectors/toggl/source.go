@@ -204,10 +204,11 @@ func (s *Source) pullWorkspace(ctx context.Context, cursor connectors.Cursor) (c
 		}
 	}
 	req := SearchRequest{
-		StartDate: from.Add(-24 * time.Hour).Format(time.DateOnly),
-		EndDate:   to.Format(time.DateOnly),
-		UserIDs:   s.userIDs,
-		PageSize:  s.pageSize,
+		StartDate:      from.Add(-24 * time.Hour).Format(time.DateOnly),
+		EndDate:        to.Format(time.DateOnly),
+		UserIDs:        s.userIDs,
+		PageSize:       s.pageSize,
+		EnrichResponse: true,
 	}
 	if len(s.projectIDs) > 0 {
 		req.ProjectIDs = s.projectIDs

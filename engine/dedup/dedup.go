@@ -67,8 +67,11 @@ func writeValue(h hash.Hash, buf []byte, v any) {
 			h.Write([]byte{'F'})
 		}
 	case time.Time:
+		// Seconds and nanoseconds apart: UnixNano overflows outside 1678..2262.
 		h.Write([]byte{'t'})
-		binary.LittleEndian.PutUint64(buf, uint64(x.UnixNano()))
+		binary.LittleEndian.PutUint64(buf, uint64(x.Unix()))
+		h.Write(buf)
+		binary.LittleEndian.PutUint64(buf, uint64(x.Nanosecond()))
 		h.Write(buf)
 	case []string:
 		h.Write([]byte{'l'})

@@ -28,7 +28,7 @@ var golden = connectors.Values{
 	"note":     nil,
 }
 
-const goldenHash = "a2b3ad7b9c2bcee968ecba859c378492"
+const goldenHash = "df7bc9c8a6715c5bf02364942fcf3208"
 
 func TestHashGolden(t *testing.T) {
 	tests := []struct {

@@ -3,8 +3,11 @@ package httpx
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,8 +24,11 @@ type Recorder interface {
 	SaveQuota(ctx context.Context, q store.Quota) error
 }
 
-// Clock tells the time.
-type Clock interface{ Now() time.Time }
+// Clock tells the time and waits; clockwork's clocks implement it.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
 
 // Options configure a connection's client.
 type Options struct {
@@ -35,8 +41,16 @@ type Options struct {
 	Log      *slog.Logger
 	// Base sends the requests; http.DefaultTransport when nil.
 	Base http.RoundTripper
-	// Timeout bounds each request; 60 s when zero.
+	// Timeout bounds each attempt; 60 s when zero.
 	Timeout time.Duration
+	// MaxRetries bounds the retries of one request; 4 when zero, none when negative.
+	MaxRetries int
+	// MaxWait is the longest wait a server may ask for (Retry-After) before the request is
+	// given up instead; 2 minutes when zero.
+	MaxWait time.Duration
+	// BackoffBase is the first backoff step; the n-th waits a random time below
+	// BackoffBase·2ⁿ (full jitter), capped at 30 s. 1 s when zero.
+	BackoffBase time.Duration
 }
 
 // NewClient returns the client for one connection.
@@ -50,23 +64,64 @@ func NewClient(o Options) *http.Client {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &http.Client{Transport: &auditTransport{o: o}, Timeout: o.Timeout}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 4
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = 2 * time.Minute
+	}
+	if o.BackoffBase == 0 {
+		o.BackoffBase = time.Second
+	}
+	return &http.Client{Transport: &transport{o: o}}
 }
 
-// auditTransport records each request and the quota its answer reports.
-type auditTransport struct {
+// transport retries what may be retried and audits every attempt.
+type transport struct {
 	o Options
 }
 
-func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	req = req.Clone(ctx) // a RoundTripper must not change the caller's request
 	req.Header.Set("User-Agent", UserAgent)
+	for attempt := 0; ; attempt++ {
+		r := req
+		if attempt > 0 {
+			var err error
+			if r, err = rewind(req); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := t.send(r, attempt)
+		wait, retry := t.retryable(req, resp, err, attempt)
+		if !retry {
+			return resp, err
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+		t.o.Log.Warn("retrying a request", "connector", t.o.Connection, "method", req.Method,
+			"route", route(req), "status", statusOf(resp), "wait", wait, "attempt", attempt+1)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.o.Clock.After(wait):
+		}
+	}
+}
+
+// send makes one attempt, bounded by the attempt timeout, and audits it.
+func (t *transport) send(req *http.Request, attempt int) (*http.Response, error) {
+	ctx := req.Context()
 	call := store.Call{
 		At:             t.o.Clock.Now(),
 		Connection:     t.o.Connection,
 		Method:         req.Method,
 		Route:          route(req),
 		QuotaRemaining: -1,
+		Retry:          attempt,
 	}
 	if t.o.Quota != nil {
 		call.Bucket = t.o.Quota.Bucket(req)
@@ -75,12 +130,15 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		call.Workflow, call.RunID = c.Workflow, c.RunID
 		c.calls.Add(1)
 	}
+	actx, cancel := context.WithTimeout(ctx, t.o.Timeout)
 	start := time.Now()
-	resp, err := t.o.Base.RoundTrip(req)
+	resp, err := t.o.Base.RoundTrip(req.WithContext(actx))
 	call.Duration = time.Since(start)
 	if err != nil {
+		cancel()
 		call.Error = errorKind(err)
 	} else {
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 		call.Status = resp.StatusCode
 		if t.o.Quota != nil && call.Bucket != "" {
 			if q, ok := t.o.Quota.Observe(resp); ok {
@@ -90,16 +148,113 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	// The audit must not be lost with the request's context, nor fail the request.
-	rctx := context.WithoutCancel(ctx)
-	if rerr := t.o.Recorder.RecordCalls(rctx, []store.Call{call}); rerr != nil {
+	if rerr := t.o.Recorder.RecordCalls(context.WithoutCancel(ctx), []store.Call{call}); rerr != nil {
 		t.o.Log.Warn("audit a call", "connector", t.o.Connection, "error", rerr)
 	}
 	t.o.Log.Debug("api call", "connector", t.o.Connection, "method", call.Method, "route", call.Route,
-		"status", call.Status, "quota_remaining", call.QuotaRemaining, "duration", call.Duration)
+		"status", call.Status, "quota_remaining", call.QuotaRemaining, "duration", call.Duration, "retry", attempt)
 	return resp, err
 }
 
-func (t *auditTransport) saveQuota(ctx context.Context, bucket string, q connectors.Quota, at time.Time) {
+// retryable says whether to try again, and after how long. A refusal to serve now (429, 503)
+// is retried for any method; other server errors and broken connections only for methods
+// that are safe to repeat, since a POST may have been applied.
+func (t *transport) retryable(req *http.Request, resp *http.Response, err error, attempt int) (time.Duration, bool) {
+	if attempt >= t.o.MaxRetries || req.Context().Err() != nil {
+		return 0, false
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) || !idempotent(req.Method) {
+			return 0, false
+		}
+		return t.backoff(attempt), true
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		if wait, ok := RetryAfter(resp.Header, t.o.Clock.Now()); ok {
+			if wait > t.o.MaxWait {
+				return 0, false
+			}
+			return wait, true
+		}
+		return t.backoff(attempt), true
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		if idempotent(req.Method) {
+			return t.backoff(attempt), true
+		}
+	}
+	return 0, false
+}
+
+// backoff is the full-jitter exponential wait before retry attempt+1.
+func (t *transport) backoff(attempt int) time.Duration {
+	ceiling := min(t.o.BackoffBase<<min(attempt, 16), 30*time.Second)
+	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
+}
+
+// RetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(at.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// rewind returns a copy of req whose body can be sent again.
+func rewind(req *http.Request) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.Body == nil || req.Body == http.NoBody {
+		return r, nil
+	}
+	if req.GetBody == nil {
+		return nil, errors.New("httpx: cannot resend a request whose body cannot be read again")
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	r.Body = body
+	return r, nil
+}
+
+// cancelOnClose ends an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+func (t *transport) saveQuota(ctx context.Context, bucket string, q connectors.Quota, at time.Time) {
 	err := t.o.Recorder.SaveQuota(context.WithoutCancel(ctx), store.Quota{
 		Connection: t.o.Connection, Bucket: bucket, Remaining: q.Remaining,
 		ResetsAt: at.Add(q.ResetsIn), ObservedAt: at,

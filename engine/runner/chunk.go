@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
@@ -235,8 +236,23 @@ func (x *execution) fail(it *item, err error) {
 			op = store.Update
 		}
 	}
-	x.failures = append(x.failures, store.RunItem{Key: it.entry.ID, Op: op, Error: err.Error()})
+	x.failures = append(x.failures, store.RunItem{Key: it.entry.ID, Title: entryTitle(&it.entry), Op: op, Error: err.Error()})
 	x.log.Warn("entry failed", "entry_id", it.entry.ID, "error", err)
+}
+
+// entryTitle names an entry for people: its description (shortened) and when it started.
+func entryTitle(e *connectors.Entry) string {
+	d := strings.TrimSpace(e.Description)
+	if r := []rune(d); len(r) > 80 {
+		d = string(r[:79]) + "…"
+	}
+	if d == "" {
+		d = "(no description)"
+	}
+	if e.Start.IsZero() {
+		return d
+	}
+	return fmt.Sprintf("%q, %s", d, e.Start.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // apply sends the writes to the sink, saving outcomes in batches; the last batch marks the
@@ -270,6 +286,10 @@ func (x *execution) apply(ctx context.Context, writes []*item, intent int64) err
 		case err == nil && it.decision.Action == dedup.Delete:
 			remove = append(remove, it.entry.ID)
 			x.run.Deleted++
+		case err == nil && remoteID == "":
+			// Without an id the object could never be updated or removed, and would be made
+			// again on every run.
+			return errors.Join(fmt.Errorf("%s entry %s: the sink returned no id", it.decision.Action, it.entry.ID), flush(0))
 		case err == nil:
 			save = append(save, store.LedgerEntry{Key: it.entry.ID, Hash: it.hash, RemoteID: remoteID,
 				State: store.Synced, Start: it.entry.Start, UpdatedAt: now})

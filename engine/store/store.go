@@ -36,23 +36,23 @@ const (
 
 // LedgerEntry records what a workflow wrote for one source entry: the dedup ledger's row.
 type LedgerEntry struct {
-	Workflow string
-	Key      string
+	Workflow string `json:"workflow,omitempty"`
+	Key      string `json:"key"`
 	// Hash is the content hash of the record the sink holds (Synced) or is being given.
-	Hash string
+	Hash string `json:"hash"`
 	// RemoteID is the sink's id for the object; empty until created.
-	RemoteID string
-	State    State
+	RemoteID string `json:"remote_id,omitempty"`
+	State    State  `json:"state"`
 	// Op is the pending or failed operation.
-	Op Op
+	Op Op `json:"op,omitempty"`
 	// Start is when the source entry starts, for finding deletions in snapshot windows.
-	Start    time.Time
-	Attempts int
-	Error    string
+	Start    time.Time `json:"start"`
+	Attempts int       `json:"attempts,omitempty"`
+	Error    string    `json:"error,omitempty"`
 	// Entry is the source entry (JSON) while Pending or Failed, so it can be retried without
 	// reading the source again.
-	Entry     json.RawMessage
-	UpdatedAt time.Time
+	Entry     json.RawMessage `json:"entry,omitempty"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // LedgerWrite is one transaction on a workflow's ledger.
@@ -110,6 +110,8 @@ type Counts struct {
 type RunItem struct {
 	RunID int64
 	Key   string
+	// Title says which entry it is to a person: its description and start.
+	Title string
 	Op    Op
 	Error string
 }
@@ -160,6 +162,9 @@ type Store interface {
 	// Intents returns a workflow's intent records that were never marked done: the runs that
 	// wrote them stopped before saving every outcome.
 	Intents(ctx context.Context, workflow string) ([]Intent, error)
+	// ResetSync forgets what a workflow pushed: its cursors, ledger and intent records, so
+	// that its next run starts over. Run history and the audit stay.
+	ResetSync(ctx context.Context, workflow string) error
 	// LedgerCount returns how many entries a workflow has, by state.
 	LedgerCount(ctx context.Context, workflow string) (map[State]int, error)
 

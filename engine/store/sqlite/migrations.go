@@ -61,6 +61,7 @@ var migrations = []string{
 	CREATE TABLE run_items (
 		run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
 		entry_key TEXT NOT NULL,
+		title     TEXT NOT NULL DEFAULT '',
 		op        TEXT NOT NULL,
 		error     TEXT NOT NULL
 	);
@@ -93,28 +94,35 @@ var migrations = []string{
 	);`,
 }
 
-// migrate applies the migrations the database has not seen, each in its own transaction.
+// migrate applies the migrations the database has not seen, one transaction each. The
+// version is read inside each write transaction, so processes opening a new file together
+// apply every migration once.
 func (s *DB) migrate(ctx context.Context) error {
-	var version int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("the database has schema version %d, newer than this sluice knows (%d): upgrade sluice", version, len(migrations))
-	}
-	for i := version; i < len(migrations); i++ {
-		err := s.inTx(ctx, fmt.Sprintf("apply migration %d", i+1), func(ctx context.Context, tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-				return err
+	for {
+		done := false
+		err := s.inTx(ctx, "migrate", func(ctx context.Context, tx *sql.Tx) error {
+			var version int
+			if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1))
+			switch {
+			case version > len(migrations):
+				return fmt.Errorf("the database has schema version %d, newer than this sluice knows (%d): upgrade sluice",
+					version, len(migrations))
+			case version == len(migrations):
+				done = true
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+				return fmt.Errorf("apply migration %d: %w", version+1, err)
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, version+1))
 			return err
 		})
-		if err != nil {
+		if err != nil || done {
 			return err
 		}
 	}
-	return nil
 }
 
 // SchemaVersion returns the schema version of the open database.

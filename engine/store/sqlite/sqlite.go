@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 
 	"github.com/sluicehq/sluice/engine/store"
 )
@@ -45,7 +45,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// waits on SQLITE_BUSY inside the process.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -55,6 +55,25 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// ping opens the first connection. Switching a new file to WAL can fail at once with
+// SQLITE_BUSY when another process is creating it too; that is tried again a few times.
+func ping(ctx context.Context, db *sql.DB) error {
+	for attempt := 0; ; attempt++ {
+		err := db.PingContext(ctx)
+		var se sqlite3.Error
+		if err == nil || attempt == 6 || !errors.As(err, &se) || (se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked) {
+			return err
+		}
+		t := time.NewTimer(10 * time.Millisecond << attempt)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes the database.
@@ -244,10 +263,28 @@ func (s *DB) Intents(ctx context.Context, workflow string) ([]store.Intent, erro
 		if err := json.Unmarshal(blob, &in.Rows); err != nil {
 			return nil, fmt.Errorf("sqlite: intent record %d of %s is unreadable: %w", in.ID, workflow, err)
 		}
+		for i := range in.Rows {
+			// A row saved without an entry was encoded as null, which json.RawMessage keeps.
+			if string(in.Rows[i].Entry) == "null" {
+				in.Rows[i].Entry = nil
+			}
+		}
 		in.At = fromMS(at)
 		out = append(out, in)
 	}
 	return out, rows.Err()
+}
+
+// ResetSync implements store.Store.
+func (s *DB) ResetSync(ctx context.Context, workflow string) error {
+	return s.inTx(ctx, "reset "+workflow, func(ctx context.Context, tx *sql.Tx) error {
+		for _, table := range []string{"cursors", "ledger", "ledger_intents"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE workflow = ?`, workflow); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // LedgerCount implements store.Store.
@@ -295,13 +332,13 @@ func (s *DB) FinishRun(ctx context.Context, r store.Run, items []store.RunItem) 
 		if len(items) == 0 {
 			return nil
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO run_items (run_id, entry_key, op, error) VALUES (?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO run_items (run_id, entry_key, title, op, error) VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, it := range items {
-			if _, err := st.ExecContext(ctx, r.ID, it.Key, string(it.Op), it.Error); err != nil {
+			if _, err := st.ExecContext(ctx, r.ID, it.Key, it.Title, string(it.Op), it.Error); err != nil {
 				return err
 			}
 		}
@@ -341,7 +378,7 @@ func (s *DB) Runs(ctx context.Context, workflow string, limit int) ([]store.Run,
 
 // RunItems implements store.Store.
 func (s *DB) RunItems(ctx context.Context, runID int64) ([]store.RunItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT entry_key, op, error FROM run_items WHERE run_id = ? ORDER BY rowid`, runID)
+	rows, err := s.db.QueryContext(ctx, `SELECT entry_key, title, op, error FROM run_items WHERE run_id = ? ORDER BY rowid`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read items of run %d: %w", runID, err)
 	}
@@ -349,7 +386,7 @@ func (s *DB) RunItems(ctx context.Context, runID int64) ([]store.RunItem, error)
 	var out []store.RunItem
 	for rows.Next() {
 		it := store.RunItem{RunID: runID}
-		if err := rows.Scan(&it.Key, &it.Op, &it.Error); err != nil {
+		if err := rows.Scan(&it.Key, &it.Title, &it.Op, &it.Error); err != nil {
 			return nil, fmt.Errorf("sqlite: read items of run %d: %w", runID, err)
 		}
 		out = append(out, it)
