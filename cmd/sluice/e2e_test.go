@@ -455,3 +455,39 @@ func createdCounts(out string) map[string]string {
 	}
 	return m
 }
+
+// TestSecretsStayOut runs with debug logging, which logs every call and decision, and checks
+// that no token reaches the output or the database.
+func TestSecretsStayOut(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	text, err := os.ReadFile(w.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.config, append(text, []byte("log:\n  level: debug\n  format: json\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out := w.sluice(appOptions{}, "run", "--once", "--config", w.config)
+	if !strings.Contains(out, `"msg":"api call"`) {
+		t.Fatalf("debug logging is off; the check would prove nothing:\n%s", out)
+	}
+	var db []byte
+	for _, f := range []string{"sluice.db", "sluice.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(w.dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		db = append(db, b...)
+	}
+	if len(db) == 0 {
+		t.Fatal("no database written")
+	}
+	for _, secret := range []string{demo.TogglToken, demo.JiraToken} {
+		if strings.Contains(out, secret) {
+			t.Errorf("token %q appears in the output", secret)
+		}
+		if bytes.Contains(db, []byte(secret)) {
+			t.Errorf("token %q appears in the database", secret)
+		}
+	}
+}
