@@ -115,6 +115,34 @@ type Deps struct {
 	Log *slog.Logger
 	// Clock tells the time.
 	Clock Clock
+	// Shared is state that every source and sink of the connection share for the life of
+	// the process, such as what was read recently. Nil means nothing is shared.
+	Shared *Shared
+	// CacheHit records in the audit that a read was answered from Shared instead of the
+	// API. Nil when nothing is shared.
+	CacheHit func(ctx context.Context, method, route string)
+}
+
+// Shared is a connection's shared state: values by key, made on first use.
+type Shared struct {
+	mu     sync.Mutex
+	values map[string]any
+}
+
+// Value returns the value under key, making it with make the first time. Values must be
+// safe for concurrent use.
+func (s *Shared) Value(key string, make func() any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.values[key]; ok {
+		return v
+	}
+	if s.values == nil {
+		s.values = map[string]any{}
+	}
+	v := make()
+	s.values[key] = v
+	return v
 }
 
 // Config is a connection's settings plus those of the workflow's source or sink block.
@@ -127,20 +155,6 @@ type Config struct {
 	BaseURL string
 	// Conn holds the connection's fields, Values those of the source or sink block.
 	Conn, Values Values
-}
-
-// QuotaPolicy tells the engine how a service meters its API.
-type QuotaPolicy interface {
-	// Bucket names the budget a request draws on ("user", "org"); empty means unmetered.
-	Bucket(req *http.Request) string
-	// Observe reads the quota a response reports for the bucket the request was charged to.
-	Observe(resp *http.Response) (Quota, bool)
-}
-
-// Quota is a bucket's state as a service reported it.
-type Quota struct {
-	Remaining int
-	ResetsIn  time.Duration
 }
 
 // Spec describes a connector. It is data, so validation, docs and forms come from it.
@@ -161,6 +175,12 @@ type Spec struct {
 	CheckSource, CheckSink func(Values) []FieldError
 	// Quota is the service's metering, or nil.
 	Quota QuotaPolicy
+	// QuotaTotals returns the buckets' sizes per window that a connection's settings imply
+	// (a plan, say); buckets it leaves out are learned from the service.
+	QuotaTotals func(conn Values) map[string]int
+	// ProbeQuota asks the service for the state of every bucket of a connection. It costs a
+	// call itself, so the engine makes it only when it needs totals it cannot know otherwise.
+	ProbeQuota func(ctx context.Context, cfg Config, deps Deps) (map[string]Quota, error)
 	// NewSource and NewSink build a source or a sink; nil when the connector is not one.
 	NewSource func(Config, Deps) (Source, error)
 	NewSink   func(Config, Deps) (Sink, error)

@@ -5,29 +5,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/jonboulle/clockwork"
 
-	"github.com/sluicehq/sluice/engine/httpx"
-	"github.com/sluicehq/sluice/engine/runner"
+	"github.com/sluicehq/sluice/engine/service"
 	"github.com/sluicehq/sluice/engine/store"
 	"github.com/sluicehq/sluice/engine/store/sqlite"
 	"github.com/sluicehq/sluice/engine/workflow"
 )
 
-// app is a loaded configuration wired to its store, HTTP clients and runner.
+// app is a loaded configuration wired to its store and service.
 type app struct {
+	*service.Service
 	project *workflow.Project
 	store   store.Store
-	runner  *runner.Runner
 	log     *slog.Logger
 	clock   clockwork.Clock
-
-	mu      sync.Mutex
-	clients map[string]*http.Client
 }
 
 // appOptions adjust how an app is wired; tests use them.
@@ -38,49 +32,27 @@ type appOptions struct {
 
 // openApp loads the config at path and opens its store.
 func openApp(ctx context.Context, c cmdIO, path string) (*app, error) {
-	opt := c.app
 	p, err := workflow.Load(path, c.env)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{project: p, clock: opt.clock, clients: map[string]*http.Client{}}
+	a := &app{project: p, clock: c.app.clock}
 	if a.clock == nil {
 		a.clock = clockwork.NewRealClock()
 	}
 	a.log = newLogger(c.stderr, p.Config.LogLevel, p.Config.LogFormat)
-	a.store, err = openStore(ctx, p.Config.Store)
-	if err != nil {
+	if a.store, err = openStore(ctx, p.Config.Store); err != nil {
 		return nil, err
 	}
-	a.runner = runner.New(runner.Options{
-		Store:      a.store,
-		Clock:      a.clock,
-		Log:        a.log,
-		HTTP:       a.client,
-		AfterWrite: opt.afterWrite,
-	})
+	a.Service, err = service.New(ctx, p, a.store, service.Options{Clock: a.clock, Log: a.log, AfterWrite: c.app.afterWrite})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
-
-// client returns the one HTTP client of a connection.
-func (a *app) client(conn *workflow.Connection) *http.Client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if hc, ok := a.clients[conn.Name]; ok {
-		return hc
-	}
-	hc := httpx.NewClient(httpx.Options{
-		Connection: conn.Name,
-		Quota:      conn.Spec.Quota,
-		Recorder:   a.store,
-		Clock:      a.clock,
-		Log:        a.log,
-	})
-	a.clients[conn.Name] = hc
-	return hc
-}
 
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	switch {

@@ -62,7 +62,7 @@ func (a *app) runOnce(ctx context.Context, out io.Writer, only string) error {
 	}
 	failed := 0
 	for _, w := range todo {
-		run, err := a.runner.Run(ctx, w, "once")
+		run, err := a.Run(ctx, w, "once")
 		fmt.Fprintln(out, summaryLine(run))
 		if run.ID != 0 {
 			if items, ierr := a.store.RunItems(ctx, run.ID); ierr == nil {
@@ -71,7 +71,7 @@ func (a *app) runOnce(ctx context.Context, out io.Writer, only string) error {
 				}
 			}
 		}
-		if err != nil || run.Status != store.RunOK {
+		if err != nil || (run.Status != store.RunOK && run.Status != store.RunDeferred) {
 			failed++
 		}
 		if ctx.Err() != nil {

@@ -38,6 +38,12 @@ type Source struct {
 	pageSize    int
 	lookback    time.Duration
 
+	// feed answers since= reads shared with the connection's other workflows; nil when
+	// nothing is shared. cacheTTL is how old its answer may be.
+	feed     *feed
+	cacheTTL time.Duration
+	cacheHit func(ctx context.Context, method, route string)
+
 	startDate, endDate time.Time
 	backfill           time.Duration
 }
@@ -58,6 +64,9 @@ func newSource(cfg connectors.Config, deps connectors.Deps) (connectors.Source, 
 		startDate:   v.Time("start_date"),
 		endDate:     v.Time("end_date"),
 		backfill:    v.Duration("backfill"),
+		feed:        sharedFeed(deps.Shared),
+		cacheTTL:    cfg.Conn.Duration("cache_ttl"),
+		cacheHit:    deps.CacheHit,
 	}, nil
 }
 
@@ -100,13 +109,19 @@ func (s *Source) pullMine(ctx context.Context, cursor connectors.Cursor) (connec
 	}
 	var entries []TimeEntry
 	var serverNow time.Time
-	if hasSince {
+	switch {
+	case hasSince && s.feed != nil:
+		entries, serverNow, err = s.feed.changes(ctx, s, since)
+		if err != nil {
+			return connectors.Batch{}, err
+		}
+	case hasSince:
 		q := url.Values{"since": {strconv.FormatInt(since, 10)}, "meta": {"true"}}
 		entries, serverNow, err = s.client.MyTimeEntries(ctx, q)
 		if err != nil {
 			return connectors.Batch{}, fmt.Errorf("read entries changed since %s: %w", time.Unix(since, 0).UTC().Format(time.RFC3339), err)
 		}
-	} else {
+	default:
 		from, to := s.backfillWindow(s.clock.Now())
 		entries, serverNow, err = s.backfillMine(ctx, from, to)
 		if err != nil {
@@ -201,6 +216,10 @@ func (s *Source) pullWorkspace(ctx context.Context, cursor connectors.Cursor) (c
 	if cursor != "" {
 		if lb := now.Add(-s.lookback).Truncate(24 * time.Hour); lb.After(from) {
 			from = lb
+		}
+		if !from.Before(to) {
+			// end_date lies before the lookback: nothing is left to re-read.
+			return connectors.Batch{Next: cursor}, nil
 		}
 	}
 	req := SearchRequest{

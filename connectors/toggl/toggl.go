@@ -18,6 +18,12 @@ var Spec = connectors.Spec{
 	Connection: []connectors.Field{
 		{Name: "api_token", Type: connectors.String, Required: true, Secret: true,
 			Doc: "API token from Toggl's profile page; use ${TOGGL_API_TOKEN}"},
+		{Name: "plan", Type: connectors.String, Enum: []string{"free", "starter", "premium", "enterprise"},
+			Doc: "the organization's Toggl plan, which sets its hourly API quota; learned from /me/quota when not given"},
+		{Name: "org_quota", Type: connectors.Int,
+			Doc: "the organization's hourly quota per user, for Enterprise plans or when Toggl changes it"},
+		{Name: "cache_ttl", Type: connectors.Duration, Default: "1m",
+			Doc: "how long a read is reused by the connection's other workflows before Toggl is asked again"},
 	},
 	Source: []connectors.Field{
 		{Name: "entries", Type: connectors.String, Default: modeMine, Enum: []string{modeMine, modeWorkspace},
@@ -35,6 +41,8 @@ var Spec = connectors.Spec{
 	},
 	CheckSource: checkSource,
 	Quota:       quotaPolicy{},
+	QuotaTotals: quotaTotals,
+	ProbeQuota:  probeQuota,
 	NewSource:   newSource,
 }
 

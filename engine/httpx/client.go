@@ -12,16 +12,22 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
+	"github.com/sluicehq/sluice/engine/quota"
 	"github.com/sluicehq/sluice/engine/store"
 )
 
 // UserAgent is sent with every request.
 const UserAgent = "sluice/0.1 (+https://github.com/sluicehq/sluice)"
 
-// Recorder keeps audited calls and observed quotas; the store implements it.
+// Recorder keeps audited calls; the store implements it.
 type Recorder interface {
 	RecordCalls(ctx context.Context, calls []store.Call) error
-	SaveQuota(ctx context.Context, q store.Quota) error
+}
+
+// Gate decides whether a metered call may be sent, and learns from its answer;
+// engine/quota's Budget implements it.
+type Gate interface {
+	Acquire(ctx context.Context, k quota.Key, p quota.Priority) (*quota.Ticket, error)
 }
 
 // Clock tells the time and waits; clockwork's clocks implement it.
@@ -35,10 +41,15 @@ type Options struct {
 	// Connection names the connection in audits and logs.
 	Connection string
 	// Quota is the service's metering; nil when it has none.
-	Quota    connectors.QuotaPolicy
+	Quota connectors.QuotaPolicy
+	// Budget is asked before every metered call; nil lets every call go.
+	Budget   Gate
 	Recorder Recorder
-	Clock    Clock
-	Log      *slog.Logger
+	// Health is the connection's standing (circuit breaker, refused credentials); one is
+	// made when nil.
+	Health *Health
+	Clock  Clock
+	Log    *slog.Logger
 	// Base sends the requests; http.DefaultTransport when nil.
 	Base http.RoundTripper
 	// Timeout bounds each attempt; 60 s when zero.
@@ -73,6 +84,9 @@ func NewClient(o Options) *http.Client {
 	if o.BackoffBase == 0 {
 		o.BackoffBase = time.Second
 	}
+	if o.Health == nil {
+		o.Health = &Health{}
+	}
 	return &http.Client{Transport: &transport{o: o}}
 }
 
@@ -99,8 +113,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		if resp != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
+			drain(resp)
 		}
 		t.o.Log.Warn("retrying a request", "connector", t.o.Connection, "method", req.Method,
 			"route", route(req), "status", statusOf(resp), "wait", wait, "attempt", attempt+1)
@@ -112,40 +125,79 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// send makes one attempt, bounded by the attempt timeout, and audits it.
+// send makes one attempt, bounded by the attempt timeout, and audits it. Before sending it
+// asks the connection's health and, for a metered call, the budget; after, it tells the
+// budget what the answer reported and turns refusals into errors: a spent quota into a
+// *connectors.QuotaError, refused credentials into a flag on the connection.
 func (t *transport) send(req *http.Request, attempt int) (*http.Response, error) {
 	ctx := req.Context()
+	now := t.o.Clock.Now()
+	if err := t.o.Health.allow(t.o.Connection, now); err != nil {
+		return nil, err
+	}
 	call := store.Call{
-		At:             t.o.Clock.Now(),
 		Connection:     t.o.Connection,
 		Method:         req.Method,
 		Route:          route(req),
 		QuotaRemaining: -1,
 		Retry:          attempt,
 	}
+	caller := CallerFrom(ctx)
+	if caller != nil {
+		call.Workflow, call.RunID = caller.Workflow, caller.RunID
+	}
 	if t.o.Quota != nil {
 		call.Bucket = t.o.Quota.Bucket(req)
 	}
-	if c := CallerFrom(ctx); c != nil {
-		call.Workflow, call.RunID = c.Workflow, c.RunID
-		c.calls.Add(1)
+	var ticket *quota.Ticket
+	if call.Bucket != "" && t.o.Budget != nil {
+		prio := quota.Normal
+		if caller != nil {
+			prio = caller.Priority
+		}
+		var err error
+		if ticket, err = t.o.Budget.Acquire(ctx, quota.Key{Connection: t.o.Connection, Bucket: call.Bucket}, prio); err != nil {
+			return nil, err
+		}
 	}
+	if caller != nil {
+		caller.calls.Add(1)
+	}
+
+	call.At = t.o.Clock.Now()
 	actx, cancel := context.WithTimeout(ctx, t.o.Timeout)
 	start := time.Now()
 	resp, err := t.o.Base.RoundTrip(req.WithContext(actx))
 	call.Duration = time.Since(start)
+	refusal := connectors.NotRefused
 	if err != nil {
 		cancel()
 		call.Error = errorKind(err)
+		if ticket != nil {
+			ticket.Cancel()
+		}
 	} else {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 		call.Status = resp.StatusCode
+		if t.o.Quota != nil && resp.StatusCode >= 400 {
+			refusal = t.o.Quota.Refusal(req, resp)
+		}
+		// A refusal for quota, rate or credentials is not charged; every other answer is.
+		charged := refusal != connectors.QuotaExhausted && refusal != connectors.BadCredentials &&
+			resp.StatusCode != http.StatusTooManyRequests
+		q, reported := connectors.Quota{}, false
 		if t.o.Quota != nil && call.Bucket != "" {
-			if q, ok := t.o.Quota.Observe(resp); ok {
+			if q, reported = t.o.Quota.Observe(resp); reported {
 				call.QuotaRemaining = q.Remaining
-				t.saveQuota(ctx, call.Bucket, q, call.At)
 			}
 		}
+		if ticket != nil {
+			ticket.Settle(ctx, q, reported, charged)
+		}
+	}
+	t.o.Health.record(err != nil || (resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented), t.o.Clock.Now())
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		refusal = connectors.BadCredentials
 	}
 	// The audit must not be lost with the request's context, nor fail the request.
 	if rerr := t.o.Recorder.RecordCalls(context.WithoutCancel(ctx), []store.Call{call}); rerr != nil {
@@ -153,7 +205,28 @@ func (t *transport) send(req *http.Request, attempt int) (*http.Response, error)
 	}
 	t.o.Log.Debug("api call", "connector", t.o.Connection, "method", call.Method, "route", call.Route,
 		"status", call.Status, "quota_remaining", call.QuotaRemaining, "duration", call.Duration, "retry", attempt)
+
+	switch refusal {
+	case connectors.QuotaExhausted:
+		resetsIn := time.Duration(0)
+		if q, ok := t.o.Quota.Observe(resp); ok {
+			resetsIn = q.ResetsIn
+		}
+		drain(resp)
+		return nil, &connectors.QuotaError{Connection: t.o.Connection, Bucket: call.Bucket,
+			Until: t.o.Clock.Now().Add(resetsIn), Reason: "the service refused the call: the hourly quota is spent"}
+	case connectors.BadCredentials:
+		t.o.Health.refuseCredentials(resp.StatusCode, t.o.Clock.Now())
+		t.o.Log.Error("the service refused the credentials; the connection is stopped until it is fixed",
+			"connector", t.o.Connection, "status", resp.StatusCode)
+	}
 	return resp, err
+}
+
+// drain reads a little of an unwanted body and closes it, so its connection can be reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 }
 
 // retryable says whether to try again, and after how long. A refusal to serve now (429, 503)
@@ -164,7 +237,10 @@ func (t *transport) retryable(req *http.Request, resp *http.Response, err error,
 		return 0, false
 	}
 	if err != nil {
-		if errors.Is(err, context.Canceled) || !idempotent(req.Method) {
+		var qe *connectors.QuotaError
+		var ce *CircuitOpenError
+		if errors.Is(err, context.Canceled) || errors.Is(err, ErrBadCredentials) || errors.As(err, &qe) ||
+			errors.As(err, &ce) || !idempotent(req.Method) {
 			return 0, false
 		}
 		return t.backoff(attempt), true
@@ -252,16 +328,6 @@ func statusOf(resp *http.Response) int {
 		return 0
 	}
 	return resp.StatusCode
-}
-
-func (t *transport) saveQuota(ctx context.Context, bucket string, q connectors.Quota, at time.Time) {
-	err := t.o.Recorder.SaveQuota(context.WithoutCancel(ctx), store.Quota{
-		Connection: t.o.Connection, Bucket: bucket, Remaining: q.Remaining,
-		ResetsAt: at.Add(q.ResetsIn), ObservedAt: at,
-	})
-	if err != nil {
-		t.o.Log.Warn("record quota", "connector", t.o.Connection, "error", err)
-	}
 }
 
 // route returns the request's path template, or its path with every segment that holds a

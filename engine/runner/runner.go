@@ -23,12 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/engine/dedup"
 	"github.com/sluicehq/sluice/engine/httpx"
+	"github.com/sluicehq/sluice/engine/quota"
 	"github.com/sluicehq/sluice/engine/store"
 	"github.com/sluicehq/sluice/engine/workflow"
 )
@@ -44,6 +44,7 @@ type Store interface {
 	Intents(ctx context.Context, workflow string) ([]store.Intent, error)
 	StartRun(ctx context.Context, r *store.Run) error
 	FinishRun(ctx context.Context, r store.Run, items []store.RunItem) error
+	Runs(ctx context.Context, workflow string, limit int) ([]store.Run, error)
 }
 
 // Clock tells the time.
@@ -54,8 +55,9 @@ type Options struct {
 	Store Store
 	Clock Clock
 	Log   *slog.Logger
-	// HTTP returns the client of a connection (see engine/httpx).
-	HTTP func(*workflow.Connection) *http.Client
+	// Deps returns what a connection's connectors get: its HTTP client (see engine/httpx) and
+	// shared state. The runner adds the logger and the clock.
+	Deps func(*workflow.Connection) connectors.Deps
 	// ChunkSize is how many entries are decided and marked pending together; 500 when zero.
 	ChunkSize int
 	// FlushEvery bounds how long sink outcomes wait before the ledger records them; 2 s when zero.
@@ -95,7 +97,7 @@ func (r *Runner) Run(ctx context.Context, wf *workflow.Workflow, trigger string)
 	if err := r.o.Store.StartRun(ctx, &run); err != nil {
 		return run, fmt.Errorf("runner: %s: %w", wf.Name, err)
 	}
-	caller := &httpx.Caller{Workflow: wf.Name, RunID: run.ID}
+	caller := &httpx.Caller{Workflow: wf.Name, RunID: run.ID, Priority: r.priority(ctx, wf)}
 	log := r.o.Log.With("workflow", wf.Name, "run_id", run.ID)
 	x := &execution{r: r, wf: wf, log: log, run: &run, ev: wf.NewEvaluator()}
 
@@ -105,7 +107,13 @@ func (r *Runner) Run(ctx context.Context, wf *workflow.Workflow, trigger string)
 
 	run.Calls = caller.Calls()
 	run.FinishedAt = r.o.Clock.Now()
+	var qe *connectors.QuotaError
 	switch {
+	case errors.As(err, &qe):
+		// Not a failure: the budget kept the call back, or the service refused it for quota.
+		run.Status, run.Error = store.RunDeferred, fmt.Sprintf("deferred until %s: %s %s bucket: %s",
+			qe.Until.UTC().Format("15:04 UTC"), qe.Connection, qe.Bucket, qe.Reason)
+		err = nil
 	case err != nil && ctx.Err() != nil:
 		run.Status, run.Error = store.RunCancelled, err.Error()
 	case err != nil:
@@ -127,8 +135,29 @@ func (r *Runner) Run(ctx context.Context, wf *workflow.Workflow, trigger string)
 		log.Error("run failed", append(attrs, "error", err)...)
 		return run, fmt.Errorf("%w: %s: %w", ErrRunFailed, wf.Name, err)
 	}
+	if run.Status == store.RunDeferred {
+		log.Warn("run deferred", append(attrs, "reason", run.Error)...)
+		return run, nil
+	}
 	log.Info("run finished", attrs...)
 	return run, nil
+}
+
+// priority is the workflow's priority for quota, raised one step for each of its latest
+// runs that was deferred, so that no workflow starves.
+func (r *Runner) priority(ctx context.Context, wf *workflow.Workflow) quota.Priority {
+	p := map[string]quota.Priority{"high": quota.High, "low": quota.Low}[wf.Priority]
+	runs, err := r.o.Store.Runs(ctx, wf.Name, 2)
+	if err != nil {
+		return p
+	}
+	for _, run := range runs {
+		if run.Status != store.RunDeferred || p >= quota.High {
+			break
+		}
+		p++
+	}
+	return p
 }
 
 // execution is the state of one run.
@@ -297,11 +326,10 @@ func retryPause(attempts int) time.Duration {
 }
 
 func (x *execution) open() error {
-	o := x.r.o
 	endpoint := func(ep workflow.Endpoint) (connectors.Config, connectors.Deps) {
 		c := ep.Connection
 		return connectors.Config{Workflow: x.wf.Name, Connection: c.Name, BaseURL: c.BaseURL, Conn: c.Values, Values: ep.Values},
-			connectors.Deps{HTTP: o.HTTP(c), Log: x.log.With("connector", c.Name), Clock: o.Clock}
+			x.deps(c)
 	}
 	cfg, deps := endpoint(x.wf.Source)
 	src, err := x.wf.Source.Connection.Spec.NewSource(cfg, deps)
@@ -316,6 +344,12 @@ func (x *execution) open() error {
 	}
 	x.src, x.sink = src, sink
 	return nil
+}
+
+func (x *execution) deps(c *workflow.Connection) connectors.Deps {
+	d := x.r.o.Deps(c)
+	d.Log, d.Clock = x.log.With("connector", c.Name), x.r.o.Clock
+	return d
 }
 
 func (x *execution) close() {

@@ -3,7 +3,6 @@ package runner_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,13 +53,16 @@ func newHarness(t testing.TB, body string, opts ...func(*runner.Options)) *harne
 	t.Cleanup(func() { db.Close() })
 	h := &harness{t: t, src: newMemSource(), sink: newMemSink(), db: db, wf: p.Workflows[0],
 		clock: clockwork.NewFakeClockAt(day.Add(30 * 24 * time.Hour))}
-	o := runner.Options{Store: db, Clock: h.clock, HTTP: func(*workflow.Connection) *http.Client { return http.DefaultClient }}
+	o := runner.Options{Store: db, Clock: h.clock, Deps: noDeps}
 	for _, f := range opts {
 		f(&o)
 	}
 	h.r = runner.New(o)
 	return h
 }
+
+// noDeps gives the memory connectors nothing: they make no requests.
+func noDeps(*workflow.Connection) connectors.Deps { return connectors.Deps{} }
 
 // run runs the workflow once with this harness's source and sink installed.
 func (h *harness) run() (store.Run, error) {
@@ -300,7 +302,7 @@ func TestCrashBetweenAcceptAndLedger(t *testing.T) {
 		h.run()
 	}()
 	// A new process: a fresh runner on the same database.
-	h.r = runner.New(runner.Options{Store: h.db, Clock: h.clock, HTTP: func(*workflow.Connection) *http.Client { return nil }})
+	h.r = runner.New(runner.Options{Store: h.db, Clock: h.clock, Deps: noDeps})
 	h.mustRun(store.RunOK, store.Counts{Read: 4, Created: 2, Skipped: 2})
 	if got := h.atSink(); len(got) != 4 {
 		t.Fatalf("sink holds %d, want 4 without duplicates", len(got))

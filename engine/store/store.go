@@ -140,8 +140,21 @@ type Quota struct {
 	Connection string
 	Bucket     string
 	Remaining  int
+	// Total is the bucket's size per window; 0 while unknown.
+	Total      int
 	ResetsAt   time.Time
 	ObservedAt time.Time
+}
+
+// ExternalUsage is quota that a connection's bucket lost to calls sluice did not make:
+// another application using the same credentials.
+type ExternalUsage struct {
+	Connection, Bucket string
+	At                 time.Time
+	// Calls is how many calls were spent by others since the last record.
+	Calls int
+	// WindowResetsAt is when the quota window of these calls resets.
+	WindowResetsAt time.Time
 }
 
 // Store is everything sluice keeps. Implementations are safe for concurrent use.
@@ -186,6 +199,10 @@ type Store interface {
 	SaveQuota(ctx context.Context, q Quota) error
 	// Quotas returns the latest quota of every bucket seen.
 	Quotas(ctx context.Context) ([]Quota, error)
+	// RecordExternalUsage appends a record of quota spent by other applications.
+	RecordExternalUsage(ctx context.Context, u ExternalUsage) error
+	// ExternalUsage returns the records made in [from, to), oldest first.
+	ExternalUsage(ctx context.Context, from, to time.Time) ([]ExternalUsage, error)
 
 	Close() error
 }

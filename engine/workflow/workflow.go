@@ -32,6 +32,9 @@ type Workflow struct {
 	Map []MapField
 	// OnUpdate is "update" or "ignore"; OnDelete is "delete" or "ignore".
 	OnUpdate, OnDelete string
+	// Priority is "high", "normal" or "low": when a quota is short, low-priority workflows
+	// are deferred first.
+	Priority string
 }
 
 // Schedule is when a workflow wishes to run: every Every, or on Cron in Location.
@@ -139,6 +142,7 @@ func decodeWorkflow(f *yamlFile, root *yaml.Node, cfg *Config) *Workflow {
 	w.Map = decodeMap(f, o, w.Sink)
 	w.OnUpdate = o.enum("on_update", "update", "update", "ignore")
 	w.OnDelete = o.enum("on_delete", "delete", "delete", "ignore")
+	w.Priority = o.enum("priority", "normal", "high", "normal", "low")
 	o.finish()
 	return w
 }

@@ -88,10 +88,20 @@ var migrations = []string{
 		connection  TEXT NOT NULL,
 		bucket      TEXT NOT NULL,
 		remaining   INTEGER NOT NULL,
+		total       INTEGER NOT NULL DEFAULT 0,
 		resets_at   INTEGER NOT NULL,
 		observed_at INTEGER NOT NULL,
 		PRIMARY KEY (connection, bucket)
-	);`,
+	);
+	CREATE TABLE external_usage (
+		id               INTEGER PRIMARY KEY,
+		connection       TEXT NOT NULL,
+		bucket           TEXT NOT NULL,
+		at               INTEGER NOT NULL,
+		calls            INTEGER NOT NULL,
+		window_resets_at INTEGER NOT NULL
+	);
+	CREATE INDEX external_usage_by_time ON external_usage (at);`,
 }
 
 // migrate applies the migrations the database has not seen, one transaction each. The

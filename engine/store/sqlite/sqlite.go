@@ -450,10 +450,12 @@ func (s *DB) Calls(ctx context.Context, from, to time.Time, workflow string) ([]
 
 // SaveQuota implements store.Store.
 func (s *DB) SaveQuota(ctx context.Context, q store.Quota) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO quota (connection, bucket, remaining, resets_at, observed_at) VALUES (?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO quota (connection, bucket, remaining, total, resets_at, observed_at)
+		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (connection, bucket) DO UPDATE SET remaining = excluded.remaining, resets_at = excluded.resets_at,
-		observed_at = excluded.observed_at WHERE excluded.observed_at >= quota.observed_at`,
-		q.Connection, q.Bucket, q.Remaining, ms(q.ResetsAt), ms(q.ObservedAt))
+		observed_at = excluded.observed_at, total = MAX(excluded.total, quota.total)
+		WHERE excluded.observed_at >= quota.observed_at`,
+		q.Connection, q.Bucket, q.Remaining, q.Total, ms(q.ResetsAt), ms(q.ObservedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: save quota of %s/%s: %w", q.Connection, q.Bucket, err)
 	}
@@ -462,7 +464,8 @@ func (s *DB) SaveQuota(ctx context.Context, q store.Quota) error {
 
 // Quotas implements store.Store.
 func (s *DB) Quotas(ctx context.Context) ([]store.Quota, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT connection, bucket, remaining, resets_at, observed_at FROM quota ORDER BY connection, bucket`)
+	rows, err := s.db.QueryContext(ctx, `SELECT connection, bucket, remaining, total, resets_at, observed_at FROM quota
+		ORDER BY connection, bucket`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read quotas: %w", err)
 	}
@@ -471,11 +474,42 @@ func (s *DB) Quotas(ctx context.Context) ([]store.Quota, error) {
 	for rows.Next() {
 		var q store.Quota
 		var resets, observed int64
-		if err := rows.Scan(&q.Connection, &q.Bucket, &q.Remaining, &resets, &observed); err != nil {
+		if err := rows.Scan(&q.Connection, &q.Bucket, &q.Remaining, &q.Total, &resets, &observed); err != nil {
 			return nil, fmt.Errorf("sqlite: read quotas: %w", err)
 		}
 		q.ResetsAt, q.ObservedAt = fromMS(resets), fromMS(observed)
 		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// RecordExternalUsage implements store.Store.
+func (s *DB) RecordExternalUsage(ctx context.Context, u store.ExternalUsage) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO external_usage (connection, bucket, at, calls, window_resets_at)
+		VALUES (?, ?, ?, ?, ?)`, u.Connection, u.Bucket, ms(u.At), u.Calls, ms(u.WindowResetsAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: record external usage of %s/%s: %w", u.Connection, u.Bucket, err)
+	}
+	return nil
+}
+
+// ExternalUsage implements store.Store.
+func (s *DB) ExternalUsage(ctx context.Context, from, to time.Time) ([]store.ExternalUsage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT connection, bucket, at, calls, window_resets_at FROM external_usage
+		WHERE at >= ? AND at < ? ORDER BY at, id`, ms(from), ms(to))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read external usage: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ExternalUsage
+	for rows.Next() {
+		var u store.ExternalUsage
+		var at, resets int64
+		if err := rows.Scan(&u.Connection, &u.Bucket, &at, &u.Calls, &resets); err != nil {
+			return nil, fmt.Errorf("sqlite: read external usage: %w", err)
+		}
+		u.At, u.WindowResetsAt = fromMS(at), fromMS(resets)
+		out = append(out, u)
 	}
 	return out, rows.Err()
 }
