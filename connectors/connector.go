@@ -181,9 +181,19 @@ type Spec struct {
 	// ProbeQuota asks the service for the state of every bucket of a connection. It costs a
 	// call itself, so the engine makes it only when it needs totals it cannot know otherwise.
 	ProbeQuota func(ctx context.Context, cfg Config, deps Deps) (map[string]Quota, error)
+	// PollCost says what one poll of a source block costs in its connection's quota, for
+	// planning; nil when polling is unmetered.
+	PollCost func(source Values) PollCost
 	// NewSource and NewSink build a source or a sink; nil when the connector is not one.
 	NewSource func(Config, Deps) (Source, error)
 	NewSink   func(Config, Deps) (Sink, error)
+}
+
+// PollCost is what one poll costs: Calls in Bucket. Polls of sources with the same non-empty
+// Share key on one connection are answered by one read when they happen together.
+type PollCost struct {
+	Bucket, Share string
+	Calls         float64
 }
 
 // FieldError is a problem with one field of a block.

@@ -21,6 +21,7 @@ Usage:
   sluice demo [--dir DIR]                          run the example workflows against built-in simulators
   sluice run --once [--config FILE] [--workflow NAME]  run each enabled workflow once and exit
   sluice validate [--config FILE]                  check the config and every workflow; call no API
+  sluice plan [--config FILE]                      each token's quota, and how often each workflow may poll
   sluice sim toggl|jira [--addr HOST:PORT]         run one API simulator, seeded with demo data
   sluice version                                   print the version
 
@@ -64,6 +65,8 @@ func runMain(ctx context.Context, args []string, c cmdIO) int {
 		err = cmdValidate(ctx, c, rest)
 	case "run":
 		err = cmdRun(ctx, c, rest)
+	case "plan":
+		err = cmdPlan(ctx, c, rest)
 	case "sim":
 		err = cmdSim(ctx, c, rest)
 	case "demo":

@@ -77,6 +77,10 @@ func (s *Sink) worklog(rec connectors.Record) (string, Worklog, error) {
 	return issue, w, nil
 }
 
+// emptyDoc is an ADF document without content: an update sends it to clear a comment,
+// since leaving the comment out keeps the old one.
+func emptyDoc() *ADF { return &ADF{Type: "doc", Version: 1, Content: []ADF{{Type: "paragraph"}}} }
+
 // Create implements connectors.Sink.
 func (s *Sink) Create(ctx context.Context, rec connectors.Record) (string, error) {
 	issue, w, err := s.worklog(rec)
@@ -93,9 +97,10 @@ func (s *Sink) Create(ctx context.Context, rec connectors.Record) (string, error
 	return issue + "/" + got.ID, nil
 }
 
-// Update implements connectors.Sink. A worklog cannot move between issues, so a changed
-// issue key creates the worklog on the new issue, then deletes the old one; a worklog deleted
-// in Jira meanwhile is created again.
+// Update implements connectors.Sink. A worklog cannot move between issues: for a changed
+// issue key the old worklog is deleted first, then the new one made (unless an earlier
+// attempt made it already), so a failure halfway leaves time missing until the retry rather
+// than logged twice. A worklog deleted in Jira meanwhile is created again.
 func (s *Sink) Update(ctx context.Context, remoteID string, rec connectors.Record) (string, error) {
 	oldIssue, id, err := splitRemoteID(remoteID)
 	if err != nil {
@@ -106,14 +111,16 @@ func (s *Sink) Update(ctx context.Context, remoteID string, rec connectors.Recor
 		return "", err
 	}
 	if !strings.EqualFold(issue, oldIssue) {
-		newID, err := s.Create(ctx, rec)
-		if err != nil {
-			return "", err
-		}
 		if err := s.Delete(ctx, remoteID); err != nil {
-			return "", fmt.Errorf("jira: moved worklog to %s, but removing it from %s failed: %w", newID, oldIssue, err)
+			return "", fmt.Errorf("jira: move worklog from %s to %s: %w", oldIssue, issue, err)
 		}
-		return newID, nil
+		if found, ok, err := s.Find(ctx, rec); err != nil || ok {
+			return found, err
+		}
+		return s.Create(ctx, rec)
+	}
+	if w.Comment == nil {
+		w.Comment = emptyDoc()
 	}
 	if _, err := s.client.UpdateWorklog(ctx, issue, id, w, s.opt); err != nil {
 		var ae *APIError

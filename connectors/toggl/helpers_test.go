@@ -168,6 +168,12 @@ func (f *fixture) source(t *testing.T, set connectors.Values) connectors.Source 
 // Spec's defaults, checked by CheckSource first.
 func newSource(t *testing.T, srv *httptest.Server, token string, clock connectors.Clock, set connectors.Values) connectors.Source {
 	t.Helper()
+	return sharedSource(t, srv, token, clock, nil, set)
+}
+
+// sharedSource is newSource with the connection's shared state (nil: none).
+func sharedSource(t *testing.T, srv *httptest.Server, token string, clock connectors.Clock, shared *connectors.Shared, set connectors.Values) connectors.Source {
+	t.Helper()
 	vals := sourceValues(t, set)
 	if errs := toggl.Spec.CheckSource(vals); len(errs) > 0 {
 		t.Fatalf("CheckSource(%v) = %v, want no errors", vals, errs)
@@ -176,9 +182,9 @@ func newSource(t *testing.T, srv *httptest.Server, token string, clock connector
 		Workflow:   "test",
 		Connection: "toggl",
 		BaseURL:    srv.URL,
-		Conn:       connectors.Values{"api_token": connectors.Secret(token)},
+		Conn:       withDefaults(t, toggl.Spec.Connection, connectors.Values{"api_token": connectors.Secret(token)}),
 		Values:     vals,
-	}, connectors.Deps{HTTP: srv.Client(), Clock: clock, Log: slog.New(slog.DiscardHandler)})
+	}, connectors.Deps{HTTP: srv.Client(), Clock: clock, Log: slog.New(slog.DiscardHandler), Shared: shared})
 	if err != nil {
 		t.Fatalf("Spec.NewSource: %v", err)
 	}
@@ -188,14 +194,20 @@ func newSource(t *testing.T, srv *httptest.Server, token string, clock connector
 // sourceValues returns set over the defaults of the Spec's source fields.
 func sourceValues(t testing.TB, set connectors.Values) connectors.Values {
 	t.Helper()
+	return withDefaults(t, toggl.Spec.Source, set)
+}
+
+// withDefaults returns set over the defaults of fields, as the engine fills a block.
+func withDefaults(t testing.TB, fields []connectors.Field, set connectors.Values) connectors.Values {
+	t.Helper()
 	vals := connectors.Values{}
-	for _, fld := range toggl.Spec.Source {
+	for _, fld := range fields {
 		if fld.Default == "" {
 			continue
 		}
 		v, err := parseDefault(fld)
 		if err != nil {
-			t.Fatalf("default of source field %s: %v", fld.Name, err)
+			t.Fatalf("default of field %s: %v", fld.Name, err)
 		}
 		vals[fld.Name] = v
 	}

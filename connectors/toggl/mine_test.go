@@ -136,8 +136,14 @@ func TestMineBackfillDuration(t *testing.T) {
 
 // TestMineIncremental: later pulls send one since= request and return what changed: edits,
 // deletions as tombstones (even outside the dates), a stopped timer, new entries; changes
-// outside start_date..end_date are dropped; the cursor only moves forward.
+// outside start_date..end_date are dropped; the cursor only moves forward. The same holds
+// when the connection shares its reads between workflows, as the engine sets it up.
 func TestMineIncremental(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { testMineIncremental(t, nil) })
+	t.Run("shared", func(t *testing.T) { testMineIncremental(t, &connectors.Shared{}) })
+}
+
+func testMineIncremental(t *testing.T, shared *connectors.Shared) {
 	f := newFixture(t, togglsim.Options{})
 	bob := f.member("Bob")
 	rich := f.sim.AddEntry(togglsim.NewEntry{
@@ -149,7 +155,7 @@ func TestMineIncremental(t *testing.T) {
 	after := f.entry(f.ann, day(9).Add(9*time.Hour), time.Hour)
 	bobs := f.entry(bob, day(3).Add(10*time.Hour), time.Hour)
 	running := f.entry(f.ann, day(8).Add(16*time.Hour), 0)
-	src := f.source(t, connectors.Values{"start_date": day(1), "end_date": day(8)})
+	src := sharedSource(t, f.srv, f.token, f.clock, shared, connectors.Values{"start_date": day(1), "end_date": day(8)})
 
 	f.clock.Advance(time.Hour)
 	b := pull(t, src, "")

@@ -122,7 +122,7 @@ func TestQuotaPolicyMatchesSimulator(t *testing.T) {
 	client := &http.Client{Transport: pt}
 	build := func(set connectors.Values) connectors.Source {
 		vals := sourceValues(t, set)
-		src, err := toggl.Spec.NewSource(connectors.Config{BaseURL: f.srv.URL, Conn: connectors.Values{"api_token": connectors.Secret(f.token)}, Values: vals},
+		src, err := toggl.Spec.NewSource(connectors.Config{BaseURL: f.srv.URL, Conn: withDefaults(t, toggl.Spec.Connection, connectors.Values{"api_token": connectors.Secret(f.token)}), Values: vals},
 			connectors.Deps{HTTP: client, Clock: f.clock})
 		if err != nil {
 			t.Fatal(err)

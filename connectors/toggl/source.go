@@ -121,6 +121,12 @@ func (s *Source) pullMine(ctx context.Context, cursor connectors.Cursor) (connec
 		if err != nil {
 			return connectors.Batch{}, fmt.Errorf("read entries changed since %s: %w", time.Unix(since, 0).UTC().Format(time.RFC3339), err)
 		}
+	case s.feed != nil:
+		from, to := s.backfillWindow(s.clock.Now())
+		entries, serverNow, err = s.feed.window(ctx, s, from, to)
+		if err != nil {
+			return connectors.Batch{}, err
+		}
 	default:
 		from, to := s.backfillWindow(s.clock.Now())
 		entries, serverNow, err = s.backfillMine(ctx, from, to)

@@ -40,6 +40,7 @@ func TestSpecDefaults(t *testing.T) {
 	if errs := toggl.Spec.CheckSource(vals); len(errs) != 0 {
 		t.Errorf("CheckSource(defaults) = %v", errs)
 	}
+	withDefaults(t, toggl.Spec.Connection, nil) // fails the test on a default that does not parse
 }
 
 // TestCheckSource: rules across fields, each reported on the field to fix.

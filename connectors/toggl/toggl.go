@@ -43,6 +43,7 @@ var Spec = connectors.Spec{
 	Quota:       quotaPolicy{},
 	QuotaTotals: quotaTotals,
 	ProbeQuota:  probeQuota,
+	PollCost:    pollCost,
 	NewSource:   newSource,
 }
 
@@ -72,4 +73,13 @@ func checkSource(v connectors.Values) []connectors.FieldError {
 		errs = append(errs, connectors.FieldError{Field: "lookback", Msg: "must be at least 1d"})
 	}
 	return errs
+}
+
+// pollCost implements connectors.Spec.PollCost: one /me read shared by every workflow of
+// the connection, or Reports pages (a guess of one; the engine corrects it from the audit).
+func pollCost(v connectors.Values) connectors.PollCost {
+	if v.String("entries") == modeWorkspace {
+		return connectors.PollCost{Bucket: BucketOrg, Calls: 1}
+	}
+	return connectors.PollCost{Bucket: BucketUser, Share: "me/time_entries", Calls: 1}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -109,7 +110,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.send(r, attempt)
 		wait, retry := t.retryable(req, resp, err, attempt)
-		if !retry {
+		if !retry || !rewindable(req) {
 			return resp, err
 		}
 		if resp != nil {
@@ -275,8 +276,13 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 {
+		// ParseFloat also reads NaN and Inf, and a float too large for a Duration converts
+		// to a negative one, which would retry at once instead of giving up.
+		if secs < 0 || math.IsNaN(secs) || math.IsInf(secs, 0) {
 			return 0, false
+		}
+		if secs >= math.MaxInt64/float64(time.Second) {
+			return time.Duration(math.MaxInt64), true
 		}
 		return time.Duration(secs * float64(time.Second)), true
 	}
@@ -292,6 +298,11 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// rewindable reports whether req's body can be sent again.
+func rewindable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 // rewind returns a copy of req whose body can be sent again.
@@ -330,19 +341,13 @@ func statusOf(resp *http.Response) int {
 	return resp.StatusCode
 }
 
-// route returns the request's path template, or its path with every segment that holds a
-// digit replaced by {id}, so no id or name is audited.
+// route returns the request's path template. A request a connector did not label is
+// audited as unlabelled rather than by its path, which may hold ids and names.
 func route(req *http.Request) string {
 	if r := connectors.Route(req.Context()); r != "" {
 		return r
 	}
-	parts := strings.Split(req.URL.Path, "/")
-	for i, p := range parts {
-		if strings.ContainsAny(p, "0123456789") {
-			parts[i] = "{id}"
-		}
-	}
-	return strings.Join(parts, "/")
+	return "(unlabelled)"
 }
 
 // errorKind names a transport error without its text, which may hold the URL.

@@ -27,6 +27,18 @@ const (
 	High   Priority = 1
 )
 
+// ParsePriority reads a workflow's priority: "high", "normal" or "low"; anything else is
+// normal.
+func ParsePriority(s string) Priority {
+	switch s {
+	case "high":
+		return High
+	case "low":
+		return Low
+	}
+	return Normal
+}
+
 // lowShare is the share of a bucket, above the reserve, that low-priority calls leave to the
 // others: they are deferred once less than this is left.
 const lowShare = 0.15

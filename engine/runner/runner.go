@@ -146,7 +146,7 @@ func (r *Runner) Run(ctx context.Context, wf *workflow.Workflow, trigger string)
 // priority is the workflow's priority for quota, raised one step for each of its latest
 // runs that was deferred, so that no workflow starves.
 func (r *Runner) priority(ctx context.Context, wf *workflow.Workflow) quota.Priority {
-	p := map[string]quota.Priority{"high": quota.High, "low": quota.Low}[wf.Priority]
+	p := quota.ParsePriority(wf.Priority)
 	runs, err := r.o.Store.Runs(ctx, wf.Name, 2)
 	if err != nil {
 		return p

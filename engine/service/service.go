@@ -33,9 +33,9 @@ type Options struct {
 	Reserve float64
 	// Transport sends the requests; http.DefaultTransport when nil.
 	Transport http.RoundTripper
-	// NoSharing makes every workflow read on its own, as if each were alone: the baseline of
-	// the quota benchmark.
-	NoSharing bool
+	// Naive makes every workflow read on its own and unbudgeted, as tools that poll each
+	// automation separately do: the baseline of the quota benchmark. Never in production.
+	Naive bool
 	// AfterWrite is passed to the runner (tests crash there).
 	AfterWrite func(key string, op store.Op)
 }
@@ -78,13 +78,16 @@ func New(ctx context.Context, p *workflow.Project, st store.Store, o Options) (*
 	for _, name := range p.Config.ConnectionNames() {
 		c := p.Config.Connections[name]
 		cn := &conn{c: c, health: &httpx.Health{}}
-		if !o.NoSharing {
+		var budget httpx.Gate = s.Budget
+		if o.Naive {
+			budget = nil
+		} else {
 			cn.shared = &connectors.Shared{}
 		}
 		cn.client = httpx.NewClient(httpx.Options{
 			Connection: name,
 			Quota:      c.Spec.Quota,
-			Budget:     s.Budget,
+			Budget:     budget,
 			Recorder:   st,
 			Health:     cn.health,
 			Clock:      o.Clock,
