@@ -121,6 +121,10 @@ type Deps struct {
 	// CacheHit records in the audit that a read was answered from Shared instead of the
 	// API. Nil when nothing is shared.
 	CacheHit func(ctx context.Context, method, route string)
+	// QuotaLeft says how many calls of a bucket the connection may still make in the
+	// current window (above the reserve), and whether that is known; a source with several
+	// ways to read picks the one whose bucket can afford it. Nil when unmetered.
+	QuotaLeft func(bucket string) (left int, known bool)
 }
 
 // Shared is a connection's shared state: values by key, made on first use.

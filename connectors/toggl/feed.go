@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,69 @@ type feed struct {
 	// backfills holds first pulls by their window, so that workflows starting together
 	// read their history once.
 	backfills map[[2]time.Time]backfill
+	// user and workspaces are the token owner and the workspaces their entries were seen
+	// in: what a read through Reports needs when the user bucket is short.
+	user       int64
+	workspaces map[int64]bool
+	// searches holds Reports reads by their request, so that workflows reading the same
+	// workspace the same way share them.
+	searches map[string]search
+}
+
+type search struct {
+	entries []connectors.Entry
+	readAt  time.Time
+}
+
+// searched returns the entries of a Reports read, made at most once per TTL for each
+// distinct request.
+func (f *feed) searched(ctx context.Context, s *Source, key string, read func() ([]connectors.Entry, error)) ([]connectors.Entry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := s.clock.Now()
+	if r, ok := f.searches[key]; ok && now.Sub(r.readAt) < s.cacheTTL {
+		if s.cacheHit != nil {
+			s.cacheHit(ctx, http.MethodPost, "/reports/api/v3/workspace/{workspace_id}/search/time_entries")
+		}
+		return r.entries, nil
+	}
+	entries, err := read()
+	if err != nil {
+		return nil, err
+	}
+	for k, r := range f.searches {
+		if now.Sub(r.readAt) >= s.cacheTTL {
+			delete(f.searches, k)
+		}
+	}
+	if f.searches == nil {
+		f.searches = map[string]search{}
+	}
+	f.searches[key] = search{entries: entries, readAt: now}
+	return entries, nil
+}
+
+// learn notes the owner and workspaces of entries read. Callers hold f.mu.
+func (f *feed) learn(entries []TimeEntry) {
+	for _, te := range entries {
+		if f.workspaces == nil {
+			f.workspaces = map[int64]bool{}
+		}
+		f.workspaces[te.WorkspaceID] = true
+		f.user = te.UserID
+	}
+}
+
+// owner returns the token owner and the workspaces seen, once anything was read.
+func (f *feed) owner() (int64, []int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ws := make([]int64, 0, len(f.workspaces))
+	for id := range f.workspaces {
+		ws = append(ws, id)
+	}
+	slices.Sort(ws)
+	return f.user, ws
 }
 
 type backfill struct {
@@ -61,6 +125,7 @@ func (f *feed) window(ctx context.Context, s *Source, from, to time.Time) ([]Tim
 		f.backfills = map[[2]time.Time]backfill{}
 	}
 	f.backfills[key] = backfill{entries: entries, upTo: upTo, readAt: now}
+	f.learn(entries)
 	return entries, upTo, nil
 }
 
@@ -120,6 +185,7 @@ func (f *feed) read(ctx context.Context, s *Source, since int64) error {
 			f.entries[te.ID] = te
 		}
 	}
+	f.learn(entries)
 	if serverNow.After(f.upTo) {
 		f.upTo = serverNow
 	}

@@ -3,6 +3,7 @@ package toggl
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,10 @@ import (
 const (
 	modeMine      = "mine"
 	modeWorkspace = "workspace"
+
+	readAuto    = "auto"
+	readMe      = "me"
+	readReports = "reports"
 )
 
 // meEntriesCap is the number of rows at which a /me/time_entries answer may have been cut
@@ -43,6 +48,11 @@ type Source struct {
 	feed     *feed
 	cacheTTL time.Duration
 	cacheHit func(ctx context.Context, method, route string)
+	// read is how `entries: mine` reads changes: "me", "reports", or "auto" (me while the
+	// user bucket can afford it, else Reports on the organization bucket); quotaLeft tells.
+	read      string
+	quotaLeft func(bucket string) (int, bool)
+	log       *slog.Logger
 
 	startDate, endDate time.Time
 	backfill           time.Duration
@@ -67,7 +77,17 @@ func newSource(cfg connectors.Config, deps connectors.Deps) (connectors.Source, 
 		feed:        sharedFeed(deps.Shared),
 		cacheTTL:    cfg.Conn.Duration("cache_ttl"),
 		cacheHit:    deps.CacheHit,
+		read:        v.String("read"),
+		quotaLeft:   deps.QuotaLeft,
+		log:         logger(deps.Log),
 	}, nil
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // Pull implements connectors.Source.
@@ -106,6 +126,9 @@ func (s *Source) pullMine(ctx context.Context, cursor connectors.Cursor) (connec
 	since, hasSince, err := parseSince(cursor)
 	if err != nil {
 		return connectors.Batch{}, err
+	}
+	if hasSince && s.viaReports() {
+		return s.pullMineViaReports(ctx, cursor)
 	}
 	var entries []TimeEntry
 	var serverNow time.Time
@@ -228,41 +251,110 @@ func (s *Source) pullWorkspace(ctx context.Context, cursor connectors.Cursor) (c
 			return connectors.Batch{Next: cursor}, nil
 		}
 	}
+	out, err := s.search(ctx, s.workspaceID, s.userIDs, from, to)
+	if err != nil {
+		return connectors.Batch{}, err
+	}
+	return connectors.Batch{
+		Entries:  out,
+		Next:     connectors.Cursor("workspace:" + from.Format(time.DateOnly)),
+		Snapshot: &connectors.Window{From: from, To: to},
+	}, nil
+}
+
+// viaReports says whether changes to the owner's entries are read through Reports: when told
+// to, or in auto mode when the user bucket cannot afford /me but the organization bucket can
+// afford a Reports read (and the workspaces to read are known).
+func (s *Source) viaReports() bool {
+	if s.read == readMe || s.feed == nil {
+		return false
+	}
+	if _, ws := s.feed.owner(); len(ws) == 0 {
+		return false
+	}
+	if s.read == readReports {
+		return true
+	}
+	if s.quotaLeft == nil {
+		return false
+	}
+	user, known := s.quotaLeft(BucketUser)
+	org, orgKnown := s.quotaLeft(BucketOrg)
+	return known && user < 1 && (!orgKnown || org >= 2)
+}
+
+// pullMineViaReports reads the owner's entries of the lookback window through Reports v3,
+// in each workspace they were seen in: a snapshot, like entries: workspace. Changes to
+// entries older than the window wait until /me can be afforded again.
+func (s *Source) pullMineViaReports(ctx context.Context, cursor connectors.Cursor) (connectors.Batch, error) {
+	user, workspaces := s.feed.owner()
+	now := s.clock.Now().UTC()
+	from := now.Add(-s.lookback).Truncate(24 * time.Hour)
+	to := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	var out []connectors.Entry
+	for _, ws := range workspaces {
+		entries, err := s.search(ctx, ws, []int64{user}, from, to)
+		if err != nil {
+			return connectors.Batch{}, err
+		}
+		for _, e := range entries {
+			if s.inDateRange(e.Start) {
+				out = append(out, e)
+			}
+		}
+	}
+	s.log.Info("read changes through Reports: the user bucket is short", "workspaces", len(workspaces))
+	since, _, _ := parseSince(cursor)
+	return connectors.Batch{
+		Entries:  out,
+		Next:     nextSince(since, time.Time{}, now, nil),
+		Snapshot: &connectors.Window{From: from, To: to},
+	}, nil
+}
+
+// search reads, page by page, the entries of a workspace (of some users, when given) that
+// start in [from, to). The request reaches a day beyond each end, because Reports reads
+// dates in the user's time zone; what falls outside is dropped. Workflows of the connection
+// asking the same within the cache TTL share one read.
+func (s *Source) search(ctx context.Context, workspace int64, users []int64, from, to time.Time) ([]connectors.Entry, error) {
+	if s.feed == nil {
+		return s.searchPages(ctx, workspace, users, from, to)
+	}
+	key := fmt.Sprint(workspace, users, s.projectIDs, s.pageSize, from.Unix(), to.Unix())
+	return s.feed.searched(ctx, s, key, func() ([]connectors.Entry, error) {
+		return s.searchPages(ctx, workspace, users, from, to)
+	})
+}
+
+func (s *Source) searchPages(ctx context.Context, workspace int64, users []int64, from, to time.Time) ([]connectors.Entry, error) {
 	req := SearchRequest{
 		StartDate:      from.Add(-24 * time.Hour).Format(time.DateOnly),
 		EndDate:        to.Format(time.DateOnly),
-		UserIDs:        s.userIDs,
+		UserIDs:        users,
+		ProjectIDs:     s.projectIDs,
 		PageSize:       s.pageSize,
 		EnrichResponse: true,
 	}
-	if len(s.projectIDs) > 0 {
-		req.ProjectIDs = s.projectIDs
-	}
-	snapshot := connectors.Window{From: from, To: to}
+	window := connectors.Window{From: from, To: to}
 	var out []connectors.Entry
 	for page := 1; ; page++ {
-		rows, next, err := s.client.SearchTimeEntries(ctx, s.workspaceID, req)
+		rows, next, err := s.client.SearchTimeEntries(ctx, workspace, req)
 		if err != nil {
-			return connectors.Batch{}, fmt.Errorf("search workspace %d entries from %s to %s (page %d): %w",
-				s.workspaceID, req.StartDate, req.EndDate, page, err)
+			return nil, fmt.Errorf("search workspace %d entries from %s to %s (page %d): %w",
+				workspace, req.StartDate, req.EndDate, page, err)
 		}
 		for i := range rows {
-			for _, e := range rows[i].entries(s.workspaceID) {
-				if snapshot.Contains(e.Start) {
+			for _, e := range rows[i].entries(workspace) {
+				if window.Contains(e.Start) {
 					out = append(out, e)
 				}
 			}
 		}
 		if next == nil {
-			break
+			return out, nil
 		}
 		req.FirstID, req.FirstRowNumber = next.ID, next.RowNumber
 	}
-	return connectors.Batch{
-		Entries:  out,
-		Next:     connectors.Cursor("workspace:" + from.Format(time.DateOnly)),
-		Snapshot: &snapshot,
-	}, nil
 }
 
 // normalize turns a Track entry into the engine's Entry.

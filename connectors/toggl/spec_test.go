@@ -28,7 +28,7 @@ func TestSpecRegistered(t *testing.T) {
 // valid source.
 func TestSpecDefaults(t *testing.T) {
 	vals := sourceValues(t, nil)
-	want := connectors.Values{"entries": "mine", "backfill": 30 * 24 * time.Hour, "lookback": 14 * 24 * time.Hour, "page_size": int64(50)}
+	want := connectors.Values{"entries": "mine", "read": "auto", "backfill": 30 * 24 * time.Hour, "lookback": 14 * 24 * time.Hour, "page_size": int64(50)}
 	for name, v := range want {
 		if vals[name] != v {
 			t.Errorf("default %s = %v (%T), want %v", name, vals[name], vals[name], v)

@@ -28,6 +28,8 @@ var Spec = connectors.Spec{
 	Source: []connectors.Field{
 		{Name: "entries", Type: connectors.String, Default: modeMine, Enum: []string{modeMine, modeWorkspace},
 			Doc: "mine: the token owner's entries, read incrementally; workspace: every member's, through Reports v3"},
+		{Name: "read", Type: connectors.String, Default: readAuto, Enum: []string{readAuto, readMe, readReports},
+			Doc: "entries: mine: how changes are read: me (/me/time_entries, the user bucket), reports (Reports v3, the organization bucket), or auto: me while the user bucket can afford it"},
 		{Name: "workspace_id", Type: connectors.Int, Doc: "the workspace to read (entries: workspace)"},
 		{Name: "user_ids", Type: connectors.Ints, Doc: "only these users' entries (entries: workspace)"},
 		{Name: "project_ids", Type: connectors.Ints, Doc: "only these projects' entries (entries: workspace)"},

@@ -177,6 +177,20 @@ func (s *bucket) size() int {
 	return s.base
 }
 
+// projected estimates what other applications spent since the last report, at the rate
+// they spent this window so far, so that a call is not sent into a bucket they emptied.
+func (s *bucket) projected(now time.Time) int {
+	if !s.known || s.external == 0 {
+		return 0
+	}
+	elapsed := now.Sub(s.resetsAt.Add(-Window))
+	if elapsed < time.Minute {
+		elapsed = time.Minute
+	}
+	rate := float64(s.external) / elapsed.Minutes()
+	return int(math.Ceil(rate * now.Sub(s.observed).Minutes()))
+}
+
 // roll starts a new window when the last one has reset.
 func (s *bucket) roll(now time.Time) {
 	if s.known && !now.Before(s.resetsAt) {
@@ -243,7 +257,7 @@ func (b *Budget) Acquire(ctx context.Context, k Key, p Priority) (*Ticket, error
 			}
 			continue
 		}
-		left := s.remaining - s.inflight
+		left := s.remaining - s.inflight - s.projected(now)
 		if left-1 >= b.floor(s, p) {
 			s.inflight++
 			b.mu.Unlock()
@@ -318,11 +332,13 @@ func (b *Budget) settle(ctx context.Context, k Key, q connectors.Quota, reported
 		if charged {
 			s.ours++
 		}
-		s.known, s.remaining, s.resetsAt, s.observed = true, q.Remaining, resets, now
+		// Answers to concurrent calls may arrive out of order: within a window, the lowest
+		// report is the latest.
 		s.lowest = min(s.lowest, q.Remaining)
+		s.known, s.remaining, s.resetsAt, s.observed = true, s.lowest, resets, now
 		// What the window has used beyond our own calls, someone else used: another app on
-		// the same token.
-		if used := s.size() - s.lowest - s.ours; used > s.external && s.size() > 0 {
+		// the same token. Our calls still in flight may already be counted by the service.
+		if used := s.size() - s.lowest - s.ours - s.inflight; used > s.external && s.size() > 0 {
 			ext = store.ExternalUsage{Connection: k.Connection, Bucket: k.Bucket, At: now,
 				Calls: used - s.external, WindowResetsAt: s.resetsAt}
 			s.external = used
@@ -353,6 +369,19 @@ func (b *Budget) settle(ctx context.Context, k Key, q connectors.Quota, reported
 
 // ExternalAdvice is Toggl's own advice when quota goes to other applications.
 const ExternalAdvice = "find the application using this API token, lower its polling, or reset the token in Toggl's profile settings"
+
+// Left returns how many calls of bucket k a caller of priority p may still make in the
+// current window, and whether the bucket's state is known at all.
+func (b *Budget) Left(k Key, p Priority) (int, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state(k)
+	s.roll(b.o.Clock.Now())
+	if !s.known {
+		return 0, false
+	}
+	return max(s.remaining-s.inflight-s.projected(b.o.Clock.Now())-b.floor(s, p), 0), true
+}
 
 // State is a bucket's state, for plans and the UI.
 type State struct {

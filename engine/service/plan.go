@@ -15,6 +15,15 @@ import (
 // usage is what the last three hours showed; a source's reads per poll are corrected by
 // what its runs of the last day actually made.
 func (s *Service) Plan(ctx context.Context) (quota.Plan, error) {
+	enabled := map[string]bool{}
+	for _, w := range s.Project.Workflows {
+		enabled[w.Name] = w.Enabled
+	}
+	return s.PlanFor(ctx, enabled)
+}
+
+// PlanFor makes the plan of the workflows enabled says run.
+func (s *Service) PlanFor(ctx context.Context, enabled map[string]bool) (quota.Plan, error) {
 	now := s.o.Clock.Now()
 	calls, err := s.Store.Calls(ctx, now.Add(-24*time.Hour), now.Add(time.Second), "")
 	if err != nil {
@@ -39,7 +48,7 @@ func (s *Service) Plan(ctx context.Context) (quota.Plan, error) {
 	var demands []quota.Demand
 	for _, w := range s.Project.Workflows {
 		c := w.Source.Connection
-		if !w.Enabled || c.Spec.PollCost == nil {
+		if !enabled[w.Name] || c.Spec.PollCost == nil {
 			continue
 		}
 		pc := c.Spec.PollCost(w.Source.Values)

@@ -290,16 +290,21 @@ func (s *scenario) runWaiting(ctx context.Context, w *workflow.Workflow) (store.
 		done <- result{run, err}
 	}()
 	for {
+		wctx, cancel := context.WithCancel(ctx)
+		waiting := make(chan struct{})
+		go func() {
+			if s.clock.BlockUntilContext(wctx, 1) == nil {
+				close(waiting)
+			}
+		}()
 		select {
 		case r := <-done:
+			cancel()
 			return r.run, r.err
-		default:
-		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
-		if s.clock.BlockUntilContext(wctx, 1) == nil {
+		case <-waiting:
+			cancel()
 			s.clock.Advance(time.Second)
 		}
-		cancel()
 	}
 }
 
@@ -427,5 +432,34 @@ func BenchmarkQuotaScenario(b *testing.B) {
 				b.ReportMetric(out.lateMax.Minutes(), "late-min")
 			})
 		}
+	}
+}
+
+// TestShortUserBucketReadsThroughReports: another application (say, a desktop timer) spends
+// most of the user bucket, which /me/time_entries draws on. sluice notices, reads the same
+// changes through Reports on the organization bucket instead, and never gets a 402.
+func TestShortUserBucketReadsThroughReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates hours")
+	}
+	s := newScenario(t, 3, togglsim.PlanStarter, false)
+	out := s.run(6, 26)
+	st := s.sim.Stats()
+	org := 0
+	for bucket, n := range st.ByBucket {
+		if strings.HasPrefix(bucket, "org") {
+			org += n
+		}
+	}
+	t.Logf("%d requests in 6 h: %v by bucket, %d refused, %d deferred runs, latest change %s",
+		out.requests, st.ByBucket, out.refused, out.deferred, out.lateMax)
+	if out.refused != 0 || out.failed != 0 {
+		t.Errorf("%d refused (402), %d failed runs; want none", out.refused, out.failed)
+	}
+	if org == 0 {
+		t.Errorf("no read went to the organization bucket: %v", st.ByBucket)
+	}
+	if out.lateMax > wish {
+		t.Errorf("a change took %s to arrive; the interval is %s", out.lateMax, wish)
 	}
 }

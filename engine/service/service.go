@@ -113,6 +113,9 @@ func (s *Service) deps(c *workflow.Connection) connectors.Deps {
 	d := connectors.Deps{HTTP: cn.client, Shared: cn.shared}
 	if cn.shared != nil {
 		d.CacheHit = httpx.CacheHits(c.Name, s.Store, s.o.Clock, s.o.Log)
+		d.QuotaLeft = func(bucket string) (int, bool) {
+			return s.Budget.Left(quota.Key{Connection: c.Name, Bucket: bucket}, quota.Normal)
+		}
 	}
 	return d
 }

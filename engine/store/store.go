@@ -135,6 +135,9 @@ type Call struct {
 	Error          string
 }
 
+// CallCount is a workflow's audited calls: requests sent and reads answered from a cache.
+type CallCount struct{ Calls, CacheHits int }
+
 // Quota is the last state a service reported for one of a connection's buckets.
 type Quota struct {
 	Connection string
@@ -194,6 +197,16 @@ type Store interface {
 	RecordCalls(ctx context.Context, calls []Call) error
 	// Calls returns the calls made in [from, to), oldest first, of one workflow when set.
 	Calls(ctx context.Context, from, to time.Time, workflow string) ([]Call, error)
+
+	// CallCounts returns, per workflow, the requests made and the reads answered from a
+	// cache in [from, to).
+	CallCounts(ctx context.Context, from, to time.Time) (map[string]CallCount, error)
+
+	// Enabled returns the workflows whose enabled state was set at run time (UI, API, CLI);
+	// the workflow file's `enabled` is only the default.
+	Enabled(ctx context.Context) (map[string]bool, error)
+	// SetEnabled records a workflow's enabled state.
+	SetEnabled(ctx context.Context, workflow string, enabled bool) error
 
 	// SaveQuota keeps the latest quota seen for a bucket.
 	SaveQuota(ctx context.Context, q Quota) error

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -28,22 +29,12 @@ func (p *Project) Workflow(name string) *Workflow {
 // Load reads the config at path and every workflow it points to. It returns every problem
 // found as Diagnostics; the Project is nil then.
 func Load(path string, env LookupEnv) (*Project, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+	cfg, files, err := LoadConfig(path, env)
+	if cfg == nil {
+		return nil, err
 	}
 	var diags Diagnostics
-	f, root := parseFile(path, src, &diags)
-	if root == nil {
-		return nil, diags.err()
-	}
-	cfg := decodeConfig(f, root, path, env)
-	files, err := workflowFiles(cfg.Workflows)
-	if err != nil {
-		d := cfg.workflowsAt
-		d.Msg = err.Error()
-		diags = append(diags, d)
-	}
+	errors.As(err, &diags)
 	p := &Project{Config: cfg}
 	seen := map[string]string{}
 	for _, wf := range files {
@@ -52,8 +43,7 @@ func Load(path string, env LookupEnv) (*Project, error) {
 			continue
 		}
 		if first, dup := seen[w.Name]; dup && w.Name != "" {
-			diags = append(diags, Diagnostic{File: wf, Line: 1, Col: 1,
-				Msg: fmt.Sprintf("workflow name %q is already used by %s; names must be unique", w.Name, first)})
+			diags = append(diags, duplicateName(wf, w.Name, first))
 			continue
 		}
 		seen[w.Name] = wf
@@ -63,6 +53,35 @@ func Load(path string, env LookupEnv) (*Project, error) {
 		return nil, diags.err()
 	}
 	return p, nil
+}
+
+// LoadConfig reads the config at path alone and lists the workflow files it points to. The
+// error, when not an I/O error, is the config's Diagnostics; the Config is still returned
+// when the file could be parsed, so that callers can judge workflows against what is valid.
+func LoadConfig(path string, env LookupEnv) (*Config, []string, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	var diags Diagnostics
+	f, root := parseFile(path, src, &diags)
+	if root == nil {
+		return nil, nil, diags.err()
+	}
+	cfg := decodeConfig(f, root, path, env)
+	files, err := workflowFiles(cfg.Workflows)
+	if err != nil {
+		d := cfg.workflowsAt
+		d.Msg = err.Error()
+		diags = append(diags, d)
+	}
+	return cfg, files, diags.err()
+}
+
+// duplicateName is the diagnostic of a workflow file whose name another file already uses.
+func duplicateName(file, name, first string) Diagnostic {
+	return Diagnostic{File: file, Line: 1, Col: 1,
+		Msg: fmt.Sprintf("workflow name %q is already used by %s; names must be unique", name, first)}
 }
 
 // LoadWorkflow reads one workflow file against a loaded config, adding its problems to diags.

@@ -101,7 +101,12 @@ var migrations = []string{
 		calls            INTEGER NOT NULL,
 		window_resets_at INTEGER NOT NULL
 	);
-	CREATE INDEX external_usage_by_time ON external_usage (at);`,
+	CREATE INDEX external_usage_by_time ON external_usage (at);
+	CREATE TABLE workflow_settings (
+		workflow   TEXT PRIMARY KEY,
+		enabled    INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	);`,
 }
 
 // migrate applies the migrations the database has not seen, one transaction each. The

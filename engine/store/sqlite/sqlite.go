@@ -448,6 +448,56 @@ func (s *DB) Calls(ctx context.Context, from, to time.Time, workflow string) ([]
 	return out, rows.Err()
 }
 
+// CallCounts implements store.Store.
+func (s *DB) CallCounts(ctx context.Context, from, to time.Time) (map[string]store.CallCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT workflow, SUM(1 - cache_hit), SUM(cache_hit) FROM calls
+		WHERE at >= ? AND at < ? GROUP BY workflow`, ms(from), ms(to))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count calls: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]store.CallCount{}
+	for rows.Next() {
+		var wf string
+		var c store.CallCount
+		if err := rows.Scan(&wf, &c.Calls, &c.CacheHits); err != nil {
+			return nil, fmt.Errorf("sqlite: count calls: %w", err)
+		}
+		out[wf] = c
+	}
+	return out, rows.Err()
+}
+
+// Enabled implements store.Store.
+func (s *DB) Enabled(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT workflow, enabled FROM workflow_settings`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read workflow settings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var wf string
+		var on bool
+		if err := rows.Scan(&wf, &on); err != nil {
+			return nil, fmt.Errorf("sqlite: read workflow settings: %w", err)
+		}
+		out[wf] = on
+	}
+	return out, rows.Err()
+}
+
+// SetEnabled implements store.Store.
+func (s *DB) SetEnabled(ctx context.Context, workflow string, enabled bool) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO workflow_settings (workflow, enabled, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (workflow) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at`,
+		workflow, enabled, time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("sqlite: set %s enabled=%v: %w", workflow, enabled, err)
+	}
+	return nil
+}
+
 // SaveQuota implements store.Store.
 func (s *DB) SaveQuota(ctx context.Context, q store.Quota) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO quota (connection, bucket, remaining, total, resets_at, observed_at)
