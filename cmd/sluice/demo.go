@@ -12,11 +12,13 @@ import (
 )
 
 // cmdDemo starts the simulators, points the example workflows at them, runs each once and
-// says where to look. It then waits for Ctrl-C, so that the simulators stay up.
+// says where to look. It then serves them as `sluice serve` would, with the web UI, until
+// Ctrl-C; --once exits after the first runs instead.
 func cmdDemo(ctx context.Context, c cmdIO, args []string) error {
 	fs := c.flags("demo")
 	dir := fs.String("dir", "sluice-demo", "the folder for the demo's config, workflows and database")
-	once := fs.Bool("once", false, "exit after the first runs instead of keeping the simulators up")
+	once := fs.Bool("once", false, "exit after the first runs instead of serving")
+	addr := fs.String("addr", "127.0.0.1:8080", "the address of the web UI and API")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,7 +47,13 @@ func cmdDemo(ctx context.Context, c cmdIO, args []string) error {
 	if err != nil {
 		return reportLoad(c, err)
 	}
-	defer a.Close()
+	closeApp := func() {
+		if a != nil {
+			a.Close()
+			a = nil
+		}
+	}
+	defer closeApp()
 	// The simulators start empty every time, so what the database remembers pushing to the
 	// last ones is void: start the sync over (run history stays).
 	for _, w := range a.project.Workflows {
@@ -74,9 +82,11 @@ Where to look:
 		// failed run fails the demo.
 		return demoResult(ctx, a, runErr)
 	}
-	fmt.Fprintf(out, "\nThe simulators stay up while this runs; edit a workflow and run it again. Press Ctrl-C to stop.\n")
-	<-ctx.Done()
-	return nil
+	closeApp()
+	return serveConfig(ctx, c, config, *addr, func(url string) {
+		fmt.Fprintf(out, "\nNow serving the workflows on their schedules. Open %s\n", url)
+		fmt.Fprintf(out, "Edit a workflow in %s and it reloads; press Ctrl-C to stop.\n", filepath.Join(*dir, "workflows"))
+	})
 }
 
 // demoResult fails only when a run failed as a whole.

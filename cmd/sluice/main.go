@@ -12,16 +12,22 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
+
 	_ "github.com/sluicehq/sluice/connectors/all" // every connector
 )
 
 const usage = `sluice syncs Toggl Track time entries into Jira and other tools, within the Toggl API quota.
 
 Usage:
-  sluice demo [--dir DIR]                          run the example workflows against built-in simulators
+  sluice demo [--dir DIR] [--addr HOST:PORT] [--once]  the example workflows against built-in simulators, served live
+  sluice serve [--config FILE] [--addr HOST:PORT]  run the workflows on their schedules, with the web UI and API
   sluice run --once [--config FILE] [--workflow NAME]  run each enabled workflow once and exit
+  sluice enable|disable NAME [--config FILE]       switch a workflow on or off, at once and across restarts
   sluice validate [--config FILE]                  check the config and every workflow; call no API
   sluice plan [--config FILE]                      each token's quota, and how often each workflow may poll
+  sluice audit [--since 24h] [--workflow NAME] [--by hour|day] [--format table|csv|json]
+                                                   the API calls sluice made, from its audit; calls no API
   sluice sim toggl|jira [--addr HOST:PORT]         run one API simulator, seeded with demo data
   sluice version                                   print the version
 
@@ -33,6 +39,7 @@ The config defaults to ./sluice.yaml. Exit status: 0 success, 1 a run or check f
 var version = "dev"
 
 func main() {
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := runMain(ctx, os.Args[1:], cmdIO{stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv})
 	stop()
@@ -67,6 +74,14 @@ func runMain(ctx context.Context, args []string, c cmdIO) int {
 		err = cmdRun(ctx, c, rest)
 	case "plan":
 		err = cmdPlan(ctx, c, rest)
+	case "serve":
+		err = cmdServe(ctx, c, rest)
+	case "audit":
+		err = cmdAudit(ctx, c, rest)
+	case "enable":
+		err = cmdEnable(ctx, c, rest, true)
+	case "disable":
+		err = cmdEnable(ctx, c, rest, false)
 	case "sim":
 		err = cmdSim(ctx, c, rest)
 	case "demo":

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 
+	"github.com/sluicehq/sluice/connectors"
 	"github.com/sluicehq/sluice/engine/quota"
 	"github.com/sluicehq/sluice/engine/store"
 )
@@ -39,10 +41,16 @@ func (c *Caller) Calls() int { return int(c.calls.Load()) }
 
 // CacheHits returns a function that audits reads a connector answered from its cache, for
 // connectors.Deps.CacheHit: a call row with CacheHit set and nothing sent.
-func CacheHits(connection string, rec Recorder, clock Clock, log *slog.Logger) func(ctx context.Context, method, route string) {
+//
+// The row carries the bucket the read would have drawn on, so that what a cache saved shows
+// next to what each bucket spent.
+func CacheHits(connection string, policy connectors.QuotaPolicy, rec Recorder, clock Clock, log *slog.Logger) func(ctx context.Context, method, route string) {
 	return func(ctx context.Context, method, route string) {
 		call := store.Call{At: clock.Now(), Connection: connection, Method: method, Route: route,
 			Status: http.StatusOK, QuotaRemaining: -1, CacheHit: true}
+		if policy != nil {
+			call.Bucket = policy.Bucket(&http.Request{Method: method, URL: &url.URL{Path: route}})
+		}
 		if c := CallerFrom(ctx); c != nil {
 			call.Workflow, call.RunID = c.Workflow, c.RunID
 			c.hits.Add(1)

@@ -112,7 +112,7 @@ func (s *Service) deps(c *workflow.Connection) connectors.Deps {
 	cn := s.conn(c.Name)
 	d := connectors.Deps{HTTP: cn.client, Shared: cn.shared}
 	if cn.shared != nil {
-		d.CacheHit = httpx.CacheHits(c.Name, s.Store, s.o.Clock, s.o.Log)
+		d.CacheHit = httpx.CacheHits(c.Name, c.Spec.Quota, s.Store, s.o.Clock, s.o.Log)
 		d.QuotaLeft = func(bucket string) (int, bool) {
 			return s.Budget.Left(quota.Key{Connection: c.Name, Bucket: bucket}, quota.Normal)
 		}
