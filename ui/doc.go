@@ -9,7 +9,7 @@
 // run is in progress.
 //
 // Security lives here too: the optional bearer token (or HTTP Basic password), the
-// cross-origin check and the double-submit CSRF token on forms, and the security headers on
+// cross-origin check and the CSRF token on forms, and the security headers on
 // every response. The package must not import a store, a connector or engine internals
 // beyond the view types of engine/serve and engine/audit; it never renders configuration or
 // secrets.

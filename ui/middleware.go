@@ -26,14 +26,14 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// The double-submit CSRF token: a random value in a SameSite=Strict, HttpOnly cookie that
-// every form repeats in a hidden field.
+// The CSRF token: a random value made when the server starts, that every form carries in a
+// hidden field (or a script in the X-CSRF-Token header). A page of another site cannot read
+// it. One token for the process, rather than one per browser in a cookie, so that pages
+// loaded at once, or two sluice instances on one host (cookies ignore the port), never
+// overwrite each other's.
 const (
-	csrfCookie = "sluice_csrf"
 	csrfField  = "csrf_token"
 	csrfHeader = "X-CSRF-Token"
-	// csrfLen is the length of a token: 32 random bytes, base64url without padding.
-	csrfLen = 43
 )
 
 // logRequests logs each request at Debug once it is answered. The query string and the
@@ -118,7 +118,7 @@ func (h *handler) crossOrigin(c *gin.Context) {
 }
 
 // checkCSRF guards the HTML forms: the form's csrf_token field (or the X-CSRF-Token
-// header) must equal the cookie.
+// header) must be this server's token.
 func (h *handler) checkCSRF(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
 	if err := c.Request.ParseForm(); err != nil {
@@ -129,35 +129,18 @@ func (h *handler) checkCSRF(c *gin.Context) {
 	if given == "" {
 		given = c.GetHeader(csrfHeader)
 	}
-	cookie, err := c.Request.Cookie(csrfCookie)
-	if err != nil || !wellFormedToken(cookie.Value) ||
-		subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(given)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(h.csrf), []byte(given)) != 1 {
 		h.fail(c, http.StatusForbidden, "the form's security token is missing or out of date: reload the page and try again")
 		return
 	}
 	c.Next()
 }
 
-// csrfToken returns the browser's CSRF token, setting a new cookie when it has none.
-func (h *handler) csrfToken(c *gin.Context) string {
-	if ck, err := c.Request.Cookie(csrfCookie); err == nil && wellFormedToken(ck.Value) {
-		return ck.Value
-	}
+// newCSRFToken makes the process's token: 32 random bytes, base64url.
+func newCSRFToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24).
-	tok := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(c.Writer, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
-		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode})
-	return tok
-}
-
-// wellFormedToken reports whether s looks like a token csrfToken made.
-func wellFormedToken(s string) bool {
-	if len(s) != csrfLen {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // answer is the form of a request's answers, by path.

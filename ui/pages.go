@@ -36,9 +36,9 @@ func (h *handler) version() string {
 	return h.o.Version
 }
 
-// base starts a page's data; it gives the browser a CSRF cookie when it has none.
+// base starts a page's data, with the CSRF token its forms carry.
 func (h *handler) base(c *gin.Context, nav, title string) base {
-	return base{Title: title, Nav: nav, Version: h.version(), CSRF: h.csrfToken(c), Now: h.now()}
+	return base{Title: title, Nav: nav, Version: h.version(), CSRF: h.csrf, Now: h.now()}
 }
 
 // workflowsPage is the data of workflows.html.

@@ -157,8 +157,8 @@ func parseTime(name, s string) (time.Time, error) {
 // values writes q back as parameters with an exact window, for the download links.
 func queryValues(q audit.Query) url.Values {
 	v := url.Values{}
-	v.Set("from", q.From.UTC().Format(time.RFC3339))
-	v.Set("to", q.To.UTC().Format(time.RFC3339))
+	v.Set("from", q.From.UTC().Format(time.RFC3339Nano))
+	v.Set("to", q.To.UTC().Format(time.RFC3339Nano))
 	if q.Workflow != "" {
 		v.Set("workflow", q.Workflow)
 	}

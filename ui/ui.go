@@ -79,6 +79,8 @@ type handler struct {
 	o     Options
 	pages *template.Template
 	cop   *http.CrossOriginProtection
+	// csrf is the token every form carries.
+	csrf string
 }
 
 // New builds the UI and API handler. It parses the embedded templates once and fails when
@@ -98,7 +100,7 @@ func New(b Backend, o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{b: b, o: o, pages: pages, cop: http.NewCrossOriginProtection()}
+	h := &handler{b: b, o: o, pages: pages, cop: http.NewCrossOriginProtection(), csrf: newCSRFToken()}
 
 	r := gin.New()
 	// Every answer goes through the middleware below: no redirect is made before it runs.

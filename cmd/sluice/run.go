@@ -47,9 +47,18 @@ func reportLoad(c cmdIO, err error) error {
 // runOnce runs the enabled workflows (or only the one named) one after another and prints a
 // line for each. It fails when any run failed or had failed entries.
 func (a *app) runOnce(ctx context.Context, out io.Writer, only string) error {
+	// What was switched at run time (UI, API, sluice enable|disable) overrides the file.
+	switched, err := a.store.Enabled(ctx)
+	if err != nil {
+		return err
+	}
 	var todo []*workflow.Workflow
 	for _, w := range a.project.Workflows {
-		if (only == "" && w.Enabled) || w.Name == only {
+		enabled, ok := switched[w.Name]
+		if !ok {
+			enabled = w.Enabled
+		}
+		if (only == "" && enabled) || w.Name == only {
 			todo = append(todo, w)
 		}
 	}

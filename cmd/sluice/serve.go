@@ -102,9 +102,14 @@ func serveConfig(ctx context.Context, c cmdIO, config, addr string, ready func(u
 	}
 	log.Info("shutting down: stopping the schedule and letting running workflows finish")
 	err = srv.Shutdown()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Requests under way get a moment; connections a browser opened ahead of use and never
+	// used would hold Shutdown for seconds, so what is left then is closed.
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return errors.Join(err, hs.Shutdown(sctx))
+	if herr := hs.Shutdown(sctx); herr != nil {
+		_ = hs.Close()
+	}
+	return err
 }
 
 // checkExposure refuses to serve beyond loopback without a token.

@@ -589,3 +589,36 @@ func TestBreakerStopsRetries(t *testing.T) {
 		t.Errorf("%d requests sent, %d attempts; want 5 and the retries stopped", c.hits(), c.attempts())
 	}
 }
+
+// TestCallerPriority: the budget sees the caller's priority: near the end of a bucket a
+// low-priority workflow's call is deferred without being sent while others still go.
+func TestCallerPriority(t *testing.T) {
+	c := newTogglClient(t, httpx.Options{Quota: toggl.Spec.Quota}, true, quotaAnswer(http.StatusOK, 8, 1800, `[]`))
+	c.budget.SetTotal(quota.Key{Connection: "toggl-main", Bucket: toggl.BucketUser}, 30)
+	if r := c.do(t, http.MethodGet, mePath); r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("first answer %d, %v; want 200", r.status, r.err)
+	}
+	c.srv.then(quotaAnswer(http.StatusOK, 7, 1800, `[]`))
+	for _, tc := range []struct {
+		caller *httpx.Caller
+		sent   bool
+	}{
+		{&httpx.Caller{Workflow: "backfill", Priority: quota.Low}, false},
+		{&httpx.Caller{Workflow: "timesheets", Priority: quota.High}, true},
+		{nil, true},
+		{&httpx.Caller{Workflow: "backfill", Priority: quota.Low}, false},
+	} {
+		ctx := t.Context()
+		if tc.caller != nil {
+			ctx = httpx.WithCaller(ctx, tc.caller)
+		}
+		before := c.hits()
+		r := c.wait(t, c.start(ctx, http.MethodGet, mePath))
+		if sent := c.hits() > before; sent != tc.sent {
+			t.Errorf("caller %+v: sent %v, want %v (%d, %v)", tc.caller, sent, tc.sent, r.status, r.err)
+		}
+		if !tc.sent {
+			requireQuotaError(t, r, toggl.BucketUser, togglStart.Add(30*time.Minute))
+		}
+	}
+}

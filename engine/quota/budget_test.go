@@ -117,6 +117,20 @@ func (c *testClock) awaitNows(t *testing.T, n int64) {
 	}
 }
 
+// readAtLeast reports, from any goroutine, whether the clock is read n times in all before
+// the guard's time is up.
+func (c *testClock) readAtLeast(n int64) bool {
+	timeout := time.After(guard)
+	for c.nows.Load() < n {
+		select {
+		case <-c.nowed:
+		case <-timeout:
+			return false
+		}
+	}
+	return true
+}
+
 // awaitWaiters returns once n callers wait on the clock.
 func (c *testClock) awaitWaiters(t *testing.T, n int) {
 	t.Helper()
@@ -876,10 +890,11 @@ func TestConcurrentAcquire(t *testing.T) {
 			var (
 				mu        sync.Mutex
 				remaining = tc.total
+				sent      bool
 				answered  bool
 				blind     int // calls sent before the first answer came
-				maxBlind  int
 			)
+			reads := c.nows.Load()
 			var charged, denied atomic.Int64
 			var wg sync.WaitGroup
 			for g := range 20 {
@@ -902,14 +917,20 @@ func TestConcurrentAcquire(t *testing.T) {
 						// The service counts the call; its answer is settled later, maybe after
 						// answers to calls sent after it.
 						mu.Lock()
+						first := !sent
+						sent = true
 						if !answered {
 							blind++
-							maxBlind = max(maxBlind, blind)
 						}
 						remaining--
 						rem := remaining
 						mu.Unlock()
 						charged.Add(1)
+						if first && !c.readAtLeast(reads+20) {
+							// The first answer is held until every goroutine has looked at
+							// the bucket: they all have to wait for it.
+							t.Errorf("the goroutines did not all ask for a call")
+						}
 						mu.Lock()
 						answered = true
 						mu.Unlock()
@@ -924,9 +945,44 @@ func TestConcurrentAcquire(t *testing.T) {
 			if denied.Load() != 20 {
 				t.Errorf("%d goroutines were deferred, want all 20", denied.Load())
 			}
-			if maxBlind != 1 {
-				t.Errorf("%d calls were out before the first answer, want 1", maxBlind)
+			if blind != 1 {
+				t.Errorf("%d calls were sent before the first answer, want 1", blind)
 			}
 		})
 	}
+}
+
+// TestProjectedExternalUsage: while another application spends a bucket, the budget assumes
+// it goes on at this window's rate since the last report, and grants that much less.
+func TestProjectedExternalUsage(t *testing.T) {
+	b, c, _ := newBudget(quota.Options{})
+	b.SetTotal(userKey, 30)
+	settle := func(remaining int) {
+		t.Helper()
+		mustGrant(t, b, userKey, quota.Normal).Settle(t.Context(),
+			connectors.Quota{Remaining: remaining, ResetsIn: t0.Add(time.Hour).Sub(c.Now())}, true, true)
+	}
+	left := func(p quota.Priority, want int) {
+		t.Helper()
+		if n, ok := b.Left(userKey, p); !ok || n != want {
+			t.Errorf("at %s: Left(%d) = %d, %v; want %d", c.Now().Format(time.TimeOnly), p, n, ok, want)
+		}
+	}
+	if _, ok := b.Left(userKey, quota.Normal); ok {
+		t.Error("Left of an unknown bucket says it is known")
+	}
+	settle(29)
+	c.Advance(10 * time.Minute)
+	left(quota.Normal, 26) // no one else spends: nothing projected
+	settle(18)             // others spent 10 in the window's first 10 minutes
+	left(quota.Normal, 15)
+	c.Advance(5 * time.Minute)
+	// 10 calls in the window's 15 minutes: 5 minutes since the report project ceil(3.3) = 4.
+	left(quota.Normal, 11)
+	left(quota.Low, 6)
+	for range 11 {
+		mustGrant(t, b, userKey, quota.Normal)
+	}
+	mustDefer(t, t.Context(), b, userKey, quota.Normal, t0.Add(time.Hour))
+	left(quota.High, 0)
 }

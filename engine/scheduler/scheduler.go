@@ -262,10 +262,14 @@ func (s *Scheduler) remove(name string) error {
 		return fmt.Errorf("scheduler: remove job %q: %w", name, err)
 	}
 	// RemoveJob returns once gocron's loop has the request, before it stops the job's
-	// timer. The loop answers requests in order, so this one returns after the removal.
-	_, _ = e.gj.LastRun()
+	// timer.
+	s.sync()
 	return nil
 }
+
+// sync returns once gocron's loop has acted on every request it has received: it answers
+// them in order, and this is one more.
+func (s *Scheduler) sync() { _ = s.gs.Jobs() }
 
 // fire is gocron's task: one tick of the job called name. It runs the job unless the
 // job is busy, in which case the tick is skipped.
@@ -279,6 +283,14 @@ func (s *Scheduler) remove(name string) error {
 // once on Shutdown (not after the stop timeout) and on Update; runs get a context from
 // here instead.
 func (s *Scheduler) fire(name string) {
+	if !s.live(name) {
+		return
+	}
+	// gocron has handed this tick's bookkeeping (the next tick, the one done) to its loop
+	// but may not have applied it. If the clock passes the next tick before it does (a
+	// fake clock moved on as soon as a run is seen), gocron v2.21.2 drops that tick and
+	// fires the job again and again at the same instant.
+	s.sync()
 	s.mu.Lock()
 	if s.jobs[name] == nil || s.closed {
 		s.mu.Unlock()
@@ -286,7 +298,7 @@ func (s *Scheduler) fire(name string) {
 	}
 	if s.runs[name] != nil {
 		s.mu.Unlock()
-		s.log.Debug("scheduler: job busy, tick skipped", "workflow", name)
+		s.log.Info("scheduler: job busy, tick skipped", "workflow", name)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -309,6 +321,13 @@ func (s *Scheduler) fire(name string) {
 	s.run(ctx, name)
 }
 
+// live reports whether the job called name is in the schedule and the scheduler open.
+func (s *Scheduler) live(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jobs[name] != nil && !s.closed
+}
+
 // Next returns the job's next run. It is false for an unknown job, and while the
 // scheduler is not running (before Start, after Shutdown).
 func (s *Scheduler) Next(name string) (time.Time, bool) {
@@ -323,7 +342,7 @@ func (s *Scheduler) Next(name string) (time.Time, bool) {
 	if gj == nil || !live {
 		return time.Time{}, false
 	}
-	// gocron's list can still start with a tick that has just fired (and with
+	// gocron's list of next runs can still start with a tick that has just fired (with
 	// WithSingletonMode, with a skipped one until the next run): take the first future one.
 	runs, err := gj.NextRuns(3)
 	if err != nil {
@@ -381,7 +400,8 @@ func (s *Scheduler) Shutdown() error {
 }
 
 // drain waits up to the stop timeout for the runs in progress. If some are left, it
-// cancels them and returns false with the names of their jobs.
+// cancels them and returns false with the names of their jobs (a removed job's run that
+// is still going is named too).
 func (s *Scheduler) drain() (late []string, ok bool) {
 	s.mu.Lock()
 	running := slices.Sorted(maps.Keys(s.runs))

@@ -190,6 +190,7 @@ func TestEveryRunsOnTheGridPlusJitter(t *testing.T) {
 		if got := next(t, s, name); !got.Equal(want) {
 			t.Fatalf("before run %d: Next = %s, want %s", i+1, got, want)
 		}
+		// In two steps: a run that fired early would show the earlier time.
 		advanceTo(fc, want.Add(-time.Millisecond))
 		advanceTo(fc, want)
 		r := ran(t, runs)

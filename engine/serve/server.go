@@ -54,6 +54,8 @@ type Options struct {
 	StopTimeout time.Duration
 	// MaxJitter is passed to the scheduler.
 	MaxJitter time.Duration
+	// AfterRun, when set, is told of every run once it is recorded; tests wait on it.
+	AfterRun func(store.Run)
 }
 
 // Server runs a project's workflows on their schedules.
@@ -75,10 +77,13 @@ type Server struct {
 	// made by other processes (`sluice enable`).
 	settings map[string]bool
 
-	// base is the context of runs started by the server; cancelled by Shutdown.
+	// base is the context of runs started by the server; cancelled by Shutdown once they
+	// have had StopTimeout to finish. The loop has its own, cancelled first.
 	base       context.Context
 	cancelBase context.CancelFunc
-	wg         sync.WaitGroup
+	stopLoop   context.CancelFunc
+	loopDone   chan struct{}
+	runs       sync.WaitGroup // manual runs
 	metrics    *metrics
 }
 
@@ -130,14 +135,15 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.sched.Start()
-	s.wg.Add(1)
-	go s.loop()
+	loopCtx, stop := context.WithCancel(s.base)
+	s.stopLoop, s.loopDone = stop, make(chan struct{})
+	go s.loop(loopCtx)
 	return nil
 }
 
 // loop checks the files for changes and makes the plan again now and then, until Shutdown.
-func (s *Server) loop() {
-	defer s.wg.Done()
+func (s *Server) loop(ctx context.Context) {
+	defer close(s.loopDone)
 	nextPlan := s.o.Clock.Now().Add(s.o.PlanEvery)
 	every := s.o.WatchEvery
 	if every < 0 {
@@ -145,7 +151,7 @@ func (s *Server) loop() {
 	}
 	for {
 		select {
-		case <-s.base.Done():
+		case <-ctx.Done():
 			return
 		case <-s.o.Clock.After(every):
 		}
@@ -173,12 +179,28 @@ func (s *Server) loop() {
 	}
 }
 
-// Shutdown stops scheduling, lets running workflows finish up to StopTimeout (their
-// outcomes are saved even when they are cut short), and stops the server's goroutines.
+// Shutdown stops scheduling, lets running workflows (scheduled or manual) finish up to
+// StopTimeout, then cancels what still runs (its outcomes are saved all the same) and stops
+// the server's goroutines.
 func (s *Server) Shutdown() error {
+	if s.stopLoop != nil {
+		s.stopLoop()
+		<-s.loopDone
+	}
+	deadline := time.Now().Add(s.o.StopTimeout)
 	err := s.sched.Shutdown()
+	manual := make(chan struct{})
+	go func() {
+		s.runs.Wait()
+		close(manual)
+	}()
+	select {
+	case <-manual:
+	case <-time.After(time.Until(deadline)):
+		s.o.Log.Warn("running workflows did not finish in time; cancelling them", "waited", s.o.StopTimeout)
+	}
 	s.cancelBase()
-	s.wg.Wait()
+	<-manual
 	return err
 }
 
@@ -390,6 +412,9 @@ func (s *Server) run(ctx context.Context, name, trigger string) (store.Run, erro
 	defer l.Unlock()
 	run, err := svc.Run(ctx, w, trigger)
 	s.metrics.run(run)
+	if s.o.AfterRun != nil {
+		s.o.AfterRun(run)
+	}
 	return run, err
 }
 
@@ -416,9 +441,9 @@ func (s *Server) RunNow(_ context.Context, name string) error {
 		return fmt.Errorf("serve: %s: %w", name, ErrBusy)
 	}
 	l.Unlock()
-	s.wg.Add(1)
+	s.runs.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer s.runs.Done()
 		if _, err := s.run(s.base, name, "manual"); err != nil && !errors.Is(err, ErrBusy) {
 			s.o.Log.Warn("manual run", "workflow", name, "error", err)
 		}

@@ -237,7 +237,8 @@ func (s *Server) Quota(ctx context.Context) (QuotaReport, error) {
 	for _, st := range svc.Budget.States() {
 		b := BucketReport{Connection: st.Connection, Bucket: st.Bucket, Total: st.Total, Remaining: st.Remaining,
 			Reserve: st.Reserve, Known: st.Known, External: st.External,
-			Hourly: audit.Hourly(calls, st.Connection, st.Bucket, now, 24), Health: svc.Health(st.Connection)}
+			Hourly: audit.Hourly(calls, st.Connection, st.Bucket, now.Truncate(time.Hour).Add(time.Hour), 24),
+			Health: svc.Health(st.Connection)}
 		if st.Known {
 			b.ResetsIn = st.ResetsAt.Sub(now)
 		}

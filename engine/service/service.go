@@ -158,7 +158,7 @@ func (s *Service) learnTotals(ctx context.Context, c *workflow.Connection) {
 	cfg := connectors.Config{Connection: c.Name, BaseURL: c.BaseURL, Conn: c.Values}
 	deps := s.deps(c)
 	deps.Log, deps.Clock = s.o.Log, s.o.Clock
-	qs, err := c.Spec.ProbeQuota(httpx.WithCaller(ctx, &httpx.Caller{Workflow: "(quota probe)"}), cfg, deps)
+	qs, err := c.Spec.ProbeQuota(ctx, cfg, deps)
 	if err != nil {
 		var qe *connectors.QuotaError
 		if !errors.As(err, &qe) {
