@@ -1,14 +1,13 @@
 package ui
 
 import (
-	"maps"
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sluicehq/sluice/engine/audit"
 	"github.com/sluicehq/sluice/engine/httpx"
 	"github.com/sluicehq/sluice/engine/serve"
 	"github.com/sluicehq/sluice/engine/store"
@@ -117,41 +116,6 @@ type (
 		At             time.Time  `json:"at"`
 		Calls          int        `json:"calls"`
 		WindowResetsAt *time.Time `json:"window_resets_at"`
-	}
-	apiAudit struct {
-		Query  apiAuditQuery  `json:"query"`
-		Rows   []apiAuditRow  `json:"rows"`
-		Totals apiAuditTotals `json:"totals"`
-	}
-	apiAuditQuery struct {
-		From     time.Time `json:"from"`
-		To       time.Time `json:"to"`
-		Workflow string    `json:"workflow"`
-		By       string    `json:"by"`
-	}
-	apiAuditRow struct {
-		Period          time.Time `json:"period"`
-		Workflow        string    `json:"workflow"`
-		Connection      string    `json:"connection"`
-		Method          string    `json:"method"`
-		Route           string    `json:"route"`
-		Status          int       `json:"status"`
-		Calls           int       `json:"calls"`
-		CacheHits       int       `json:"cache_hits"`
-		Retries         int       `json:"retries"`
-		Errors          int       `json:"errors"`
-		DurationSeconds float64   `json:"duration_seconds"`
-	}
-	apiAuditTotals struct {
-		Calls           int            `json:"calls"`
-		CacheHits       int            `json:"cache_hits"`
-		Retries         int            `json:"retries"`
-		Errors          int            `json:"errors"`
-		NoAnswer        int            `json:"no_answer"`
-		DurationSeconds float64        `json:"duration_seconds"`
-		ByStatus        map[string]int `json:"by_status"`
-		ByWorkflow      map[string]int `json:"by_workflow"`
-		ByConnection    map[string]int `json:"by_connection"`
 	}
 )
 
@@ -304,27 +268,10 @@ func (h *handler) apiAudit(c *gin.Context) {
 		h.sendReport(c, rep, "csv")
 		return
 	}
-	c.JSON(http.StatusOK, toAPIAudit(rep))
-}
-
-func toAPIAudit(r audit.Report) apiAudit {
-	t := r.Totals
-	out := apiAudit{
-		Query: apiAuditQuery{From: r.Query.From.UTC(), To: r.Query.To.UTC(), Workflow: r.Query.Workflow, By: string(r.Query.By)},
-		Rows:  make([]apiAuditRow, 0, len(r.Rows)),
-		Totals: apiAuditTotals{Calls: t.Calls, CacheHits: t.CacheHits, Retries: t.Retries, Errors: t.Errors,
-			NoAnswer: t.NoAnswer, DurationSeconds: seconds(t.Duration), ByStatus: map[string]int{},
-			ByWorkflow: map[string]int{}, ByConnection: map[string]int{}},
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		h.backendError(c, err)
+		return
 	}
-	for status, n := range t.ByStatus {
-		out.Totals.ByStatus[strconv.Itoa(status)] = n
-	}
-	maps.Copy(out.Totals.ByWorkflow, t.ByWorkflow)
-	maps.Copy(out.Totals.ByConnection, t.ByConnection)
-	for _, row := range r.Rows {
-		out.Rows = append(out.Rows, apiAuditRow{Period: row.Period.UTC(), Workflow: row.Workflow, Connection: row.Connection,
-			Method: row.Method, Route: row.Route, Status: row.Status, Calls: row.Calls, CacheHits: row.CacheHits,
-			Retries: row.Retries, Errors: row.Errors, DurationSeconds: seconds(row.Duration)})
-	}
-	return out
+	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
 }

@@ -267,7 +267,7 @@ func TestAuditDownloads(t *testing.T) {
 		t.Errorf("json = %+v", rep)
 	}
 	// The export is the CLI's: durations in milliseconds.
-	if _, ok := rep.Rows[0]["duration_ms"]; !ok {
+	if _, ok := rep.Rows[0]["duration_seconds"]; !ok {
 		t.Errorf("row = %v", rep.Rows[0])
 	}
 }

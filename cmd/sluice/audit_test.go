@@ -122,13 +122,13 @@ func TestAuditCSV(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	want := `period,workflow,connection,method,route,status,calls,cache_hits,retries,errors,duration_ms
-2026-03-09T00:00:00Z,billable-mobile,toggl,GET,/api/v9/me/time_entries,200,2,0,0,0,110.000
-2026-03-10T00:00:00Z,(quota probe),toggl,GET,/api/v9/me,200,1,0,0,0,30.000
-2026-03-10T00:00:00Z,billable-mobile,toggl,GET,/api/v9/me/time_entries,429,1,0,0,1,10.000
-2026-03-10T00:00:00Z,website-worklogs,jira,POST,/rest/api/3/issue/{issue}/worklog,0,1,0,0,1,30000.000
-2026-03-10T00:00:00Z,website-worklogs,jira,POST,/rest/api/3/issue/{issue}/worklog,201,2,0,1,0,170.000
-2026-03-10T00:00:00Z,website-worklogs,toggl,GET,/api/v9/me/time_entries,200,2,1,0,0,190.000
+	want := `period,workflow,connection,method,route,status,calls,cache_hits,retries,errors,duration_seconds
+2026-03-09T00:00:00Z,billable-mobile,toggl,GET,/api/v9/me/time_entries,200,2,0,0,0,0.110000
+2026-03-10T00:00:00Z,(quota probe),toggl,GET,/api/v9/me,200,1,0,0,0,0.030000
+2026-03-10T00:00:00Z,billable-mobile,toggl,GET,/api/v9/me/time_entries,429,1,0,0,1,0.010000
+2026-03-10T00:00:00Z,website-worklogs,jira,POST,/rest/api/3/issue/{issue}/worklog,0,1,0,0,1,30.000000
+2026-03-10T00:00:00Z,website-worklogs,jira,POST,/rest/api/3/issue/{issue}/worklog,201,2,0,1,0,0.170000
+2026-03-10T00:00:00Z,website-worklogs,toggl,GET,/api/v9/me/time_entries,200,2,1,0,0,0.190000
 `
 	if out != want {
 		t.Errorf("csv:\n%s\nwant:\n%s", out, want)

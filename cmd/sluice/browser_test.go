@@ -411,7 +411,7 @@ func TestBrowserAuditCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the CSV does not parse: %v\n%s", err, body)
 	}
-	header := []string{"period", "workflow", "connection", "method", "route", "status", "calls", "cache_hits", "retries", "errors", "duration_ms"}
+	header := []string{"period", "workflow", "connection", "method", "route", "status", "calls", "cache_hits", "retries", "errors", "duration_seconds"}
 	if len(recs) == 0 || !slices.Equal(recs[0], header) {
 		t.Fatalf("the CSV's header is %q, want %q", recs[:min(1, len(recs))], header)
 	}

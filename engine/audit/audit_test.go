@@ -299,7 +299,7 @@ func TestWriteCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header := []string{"period", "workflow", "connection", "method", "route", "status", "calls", "cache_hits", "retries", "errors", "duration_ms"}
+	header := []string{"period", "workflow", "connection", "method", "route", "status", "calls", "cache_hits", "retries", "errors", "duration_seconds"}
 	if len(recs) == 0 || !slices.Equal(recs[0], header) {
 		t.Fatalf("header %q, want %q", recs[:min(1, len(recs))], header)
 	}
@@ -316,8 +316,8 @@ func TestWriteCSV(t *testing.T) {
 		}
 	}
 	// Line 7 is the status 0 row: no answer for 30 s.
-	if got := recs[6]; got[0] != "2026-03-10T10:00:00Z" || got[5] != "0" || got[10] != "30000.000" {
-		t.Errorf("line 7 %q: want period 2026-03-10T10:00:00Z, status 0, duration_ms 30000.000", got)
+	if got := recs[6]; got[0] != "2026-03-10T10:00:00Z" || got[5] != "0" || got[10] != "30.000000" {
+		t.Errorf("line 7 %q: want period 2026-03-10T10:00:00Z, status 0, duration_seconds 30.000000", got)
 	}
 }
 
@@ -335,12 +335,12 @@ func parseCSVRow(rec []string) (audit.Row, error) {
 			return audit.Row{}, err
 		}
 	}
-	msec, err := strconv.ParseFloat(rec[10], 64)
+	secs, err := strconv.ParseFloat(rec[10], 64)
 	if err != nil {
 		return audit.Row{}, err
 	}
 	return row(p, rec[1], rec[2], rec[3], rec[4], n[0], n[1], n[2], n[3], n[4],
-		time.Duration(math.Round(msec*1000))*time.Microsecond), nil
+		time.Duration(math.Round(secs*1e6))*time.Microsecond), nil
 }
 
 func TestWriteJSON(t *testing.T) {
@@ -362,7 +362,7 @@ func TestWriteJSON(t *testing.T) {
 			CacheHits                           int     `json:"cache_hits"`
 			Retries                             int     `json:"retries"`
 			Errors                              int     `json:"errors"`
-			DurationMS                          float64 `json:"duration_ms"`
+			DurationSeconds                          float64 `json:"duration_seconds"`
 		} `json:"rows"`
 		Totals struct {
 			Calls        int            `json:"calls"`
@@ -370,7 +370,7 @@ func TestWriteJSON(t *testing.T) {
 			Retries      int            `json:"retries"`
 			Errors       int            `json:"errors"`
 			NoAnswer     int            `json:"no_answer"`
-			DurationMS   float64        `json:"duration_ms"`
+			DurationSeconds   float64        `json:"duration_seconds"`
 			ByStatus     map[int]int    `json:"by_status"`
 			ByWorkflow   map[string]int `json:"by_workflow"`
 			ByConnection map[string]int `json:"by_connection"`
@@ -389,18 +389,18 @@ func TestWriteJSON(t *testing.T) {
 	}
 	for i, g := range got.Rows {
 		back := row(g.Period, g.Workflow, g.Connection, g.Method, g.Route, g.Status, g.Calls, g.CacheHits, g.Retries, g.Errors,
-			time.Duration(math.Round(g.DurationMS*1000))*time.Microsecond)
+			time.Duration(math.Round(g.DurationSeconds*1e6))*time.Microsecond)
 		if rowString(back) != rowString(r.Rows[i]) {
 			t.Errorf("row %d:\n%s\nwant\n%s", i, rowString(back), rowString(r.Rows[i]))
 		}
 	}
 	tt := got.Totals
-	if tt.Calls != 13 || tt.CacheHits != 3 || tt.Retries != 2 || tt.Errors != 4 || tt.NoAnswer != 1 || tt.DurationMS != 31065 ||
+	if tt.Calls != 13 || tt.CacheHits != 3 || tt.Retries != 2 || tt.Errors != 4 || tt.NoAnswer != 1 || tt.DurationSeconds != 31.065 ||
 		!reflect.DeepEqual(tt.ByStatus, r.Totals.ByStatus) || !reflect.DeepEqual(tt.ByWorkflow, r.Totals.ByWorkflow) ||
 		!reflect.DeepEqual(tt.ByConnection, r.Totals.ByConnection) {
 		t.Errorf("totals %+v, want %+v", tt, r.Totals)
 	}
-	for _, key := range []string{`"cache_hits"`, `"duration_ms"`, `"by_status"`, `"no_answer"`} {
+	for _, key := range []string{`"cache_hits"`, `"duration_seconds"`, `"by_status"`, `"no_answer"`} {
 		if !strings.Contains(buf.String(), key) {
 			t.Errorf("no %s key in\n%s", key, buf.String())
 		}

@@ -16,13 +16,14 @@ import (
 
 // CSVHeader is the first line WriteCSV writes.
 var CSVHeader = []string{"period", "workflow", "connection", "method", "route", "status",
-	"calls", "cache_hits", "retries", "errors", "duration_ms"}
+	"calls", "cache_hits", "retries", "errors", "duration_seconds"}
 
-// ms is d in milliseconds, to the microsecond the store keeps.
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// seconds is d in seconds, to the microsecond the store keeps; durations are seconds
+// throughout sluice's API.
+func seconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1e6 }
 
 // WriteCSV writes a header line, then one line per row: the period in RFC 3339 (UTC) and
-// the durations in milliseconds. Totals are left out; they are the columns' sums.
+// the durations in seconds. Totals are left out; they are the columns' sums.
 func (r Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -32,7 +33,7 @@ func (r Report) WriteCSV(w io.Writer) error {
 		rec := []string{
 			row.Period.UTC().Format(time.RFC3339), row.Workflow, row.Connection, row.Method, row.Route,
 			strconv.Itoa(row.Status), strconv.Itoa(row.Calls), strconv.Itoa(row.CacheHits),
-			strconv.Itoa(row.Retries), strconv.Itoa(row.Errors), strconv.FormatFloat(ms(row.Duration), 'f', 3, 64),
+			strconv.Itoa(row.Retries), strconv.Itoa(row.Errors), strconv.FormatFloat(seconds(row.Duration), 'f', 6, 64),
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("audit: write csv: %w", err)
@@ -45,7 +46,8 @@ func (r Report) WriteCSV(w io.Writer) error {
 	return nil
 }
 
-// The JSON form of a report; keys are snake_case and durations milliseconds.
+// The JSON form of a report, the one of /api/v1/audit too: keys are snake_case, durations
+// seconds, statuses keys of by_status as text (JSON object keys are strings).
 type (
 	jsonReport struct {
 		Query  jsonQuery  `json:"query"`
@@ -69,7 +71,7 @@ type (
 		CacheHits  int       `json:"cache_hits"`
 		Retries    int       `json:"retries"`
 		Errors     int       `json:"errors"`
-		DurationMS float64   `json:"duration_ms"`
+		Duration   float64   `json:"duration_seconds"`
 	}
 	jsonTotals struct {
 		Calls        int            `json:"calls"`
@@ -77,7 +79,7 @@ type (
 		Retries      int            `json:"retries"`
 		Errors       int            `json:"errors"`
 		NoAnswer     int            `json:"no_answer"`
-		DurationMS   float64        `json:"duration_ms"`
+		Duration     float64        `json:"duration_seconds"`
 		ByStatus     map[int]int    `json:"by_status"`
 		ByWorkflow   map[string]int `json:"by_workflow"`
 		ByConnection map[string]int `json:"by_connection"`
@@ -85,20 +87,20 @@ type (
 )
 
 // WriteJSON writes {"query":{...},"rows":[...],"totals":{...}}, indented, with times in
-// RFC 3339 (UTC) and durations as duration_ms.
+// RFC 3339 (UTC) and durations in seconds.
 func (r Report) WriteJSON(w io.Writer) error {
 	t := r.Totals
 	out := jsonReport{
 		Query: jsonQuery{From: r.Query.From.UTC(), To: r.Query.To.UTC(), Workflow: r.Query.Workflow, By: string(r.Query.By)},
 		Rows:  make([]jsonRow, len(r.Rows)),
 		Totals: jsonTotals{Calls: t.Calls, CacheHits: t.CacheHits, Retries: t.Retries, Errors: t.Errors,
-			NoAnswer: t.NoAnswer, DurationMS: ms(t.Duration),
+			NoAnswer: t.NoAnswer, Duration: seconds(t.Duration),
 			ByStatus: orEmpty(t.ByStatus), ByWorkflow: orEmpty(t.ByWorkflow), ByConnection: orEmpty(t.ByConnection)},
 	}
 	for i, row := range r.Rows {
 		out.Rows[i] = jsonRow{Period: row.Period.UTC(), Workflow: row.Workflow, Connection: row.Connection,
 			Method: row.Method, Route: row.Route, Status: row.Status, Calls: row.Calls, CacheHits: row.CacheHits,
-			Retries: row.Retries, Errors: row.Errors, DurationMS: ms(row.Duration)}
+			Retries: row.Retries, Errors: row.Errors, Duration: seconds(row.Duration)}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
