@@ -362,18 +362,18 @@ func TestWriteJSON(t *testing.T) {
 			CacheHits                           int     `json:"cache_hits"`
 			Retries                             int     `json:"retries"`
 			Errors                              int     `json:"errors"`
-			DurationSeconds                          float64 `json:"duration_seconds"`
+			DurationSeconds                     float64 `json:"duration_seconds"`
 		} `json:"rows"`
 		Totals struct {
-			Calls        int            `json:"calls"`
-			CacheHits    int            `json:"cache_hits"`
-			Retries      int            `json:"retries"`
-			Errors       int            `json:"errors"`
-			NoAnswer     int            `json:"no_answer"`
-			DurationSeconds   float64        `json:"duration_seconds"`
-			ByStatus     map[int]int    `json:"by_status"`
-			ByWorkflow   map[string]int `json:"by_workflow"`
-			ByConnection map[string]int `json:"by_connection"`
+			Calls           int            `json:"calls"`
+			CacheHits       int            `json:"cache_hits"`
+			Retries         int            `json:"retries"`
+			Errors          int            `json:"errors"`
+			NoAnswer        int            `json:"no_answer"`
+			DurationSeconds float64        `json:"duration_seconds"`
+			ByStatus        map[int]int    `json:"by_status"`
+			ByWorkflow      map[string]int `json:"by_workflow"`
+			ByConnection    map[string]int `json:"by_connection"`
 		} `json:"totals"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
