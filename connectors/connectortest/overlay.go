@@ -160,7 +160,7 @@ func jiraOverlay(doc *openapi3.T) (map[string]openapi3.StringFormatValidator, er
 	// Jira documents and accepts yyyy-MM-dd'T'HH:mm:ss.SSSZ; exactly that form is checked.
 	started := worklog.Value.Properties["started"]
 	if started == nil || started.Value.Format != "date-time" {
-		return nil, errors.New("Worklog.started is no longer a date-time")
+		return nil, errors.New("overlay: Worklog.started is no longer a date-time")
 	}
 	started.Value.Format = jiraDateTime
 
@@ -169,7 +169,7 @@ func jiraOverlay(doc *openapi3.T) (map[string]openapi3.StringFormatValidator, er
 	// of an ADF document is checked; the nodes inside are not.
 	comment := worklog.Value.Properties["comment"]
 	if comment == nil || comment.Value.Type != nil {
-		return nil, errors.New("Worklog.comment is no longer untyped")
+		return nil, errors.New("overlay: Worklog.comment is no longer untyped")
 	}
 	worklog.Value.Properties["comment"] = &openapi3.SchemaRef{Value: adfDocument(comment.Value.Description)}
 

@@ -281,19 +281,6 @@ func (f *yamlFile) durationValue(n *yaml.Node, what string) (time.Duration, bool
 	return d, true
 }
 
-func (f *yamlFile) dateValue(n *yaml.Node, what string) (time.Time, bool) {
-	s, ok := f.scalar(n, what)
-	if !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		f.errorf(n, "%s: %q is not a date like 2026-01-31", what, s)
-		return time.Time{}, false
-	}
-	return t, true
-}
-
 var daysPrefix = regexp.MustCompile(`^(\d+)d`)
 
 // parseDuration reads Go durations ("90s", "1h30m") and also whole days ("30d", "1d12h").

@@ -54,7 +54,7 @@ func (s *Server) getWorklogProperty(c *call) *reply {
 	key := c.params["propertyKey"]
 	for _, p := range w.props {
 		if p.Key == key {
-			return jsonReply(http.StatusOK, propertyJSON{Key: p.Key, Value: p.Value})
+			return jsonReply(http.StatusOK, propertyJSON(p))
 		}
 	}
 	return errorf(http.StatusNotFound, "The property with key %q does not exist.", trimmedKey(key))

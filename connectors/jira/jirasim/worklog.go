@@ -67,7 +67,7 @@ func userView(base string, a *account) userJSON {
 func propertiesView(props []Property) []propertyJSON {
 	out := make([]propertyJSON, len(props))
 	for i, p := range props {
-		out[i] = propertyJSON{Key: p.Key, Value: p.Value}
+		out[i] = propertyJSON(p)
 	}
 	return out
 }

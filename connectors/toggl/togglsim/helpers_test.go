@@ -218,9 +218,3 @@ func ids(es []entryMap) []int64 {
 	}
 	return out
 }
-
-func newServer(t *testing.T, sim *Server) *httptest.Server {
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return srv
-}
