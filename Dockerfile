@@ -13,4 +13,5 @@ COPY --from=build /out/sluice /usr/local/bin/sluice
 USER sluice
 WORKDIR /data
 ENTRYPOINT ["sluice"]
-CMD ["run", "--once", "--config", "/data/sluice.yaml"]
+CMD ["serve", "--config", "/config/sluice.yaml", "--addr", "0.0.0.0:8080"]
+EXPOSE 8080

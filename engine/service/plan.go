@@ -84,12 +84,7 @@ func (s *Service) PlanFor(ctx context.Context, enabled map[string]bool) (quota.P
 	return quota.MakePlan(demands, supply, s.reserve()), nil
 }
 
-func (s *Service) reserve() float64 {
-	if s.o.Reserve == 0 {
-		return 0.10
-	}
-	return max(s.o.Reserve, 0)
-}
+func (s *Service) reserve() float64 { return max(s.o.Reserve, 0) }
 
 // cronPerHour is how often a cron schedule fires per hour, on average over the next week.
 func cronPerHour(s workflow.Schedule, now time.Time) float64 {

@@ -29,7 +29,8 @@ type Clock interface {
 type Options struct {
 	Clock Clock
 	Log   *slog.Logger
-	// Reserve is the share of every quota bucket left for the user's own use; 10% when zero.
+	// Reserve overrides the share of every quota bucket left for the user's own use, which
+	// sluice.yaml sets (quota.reserve); zero keeps the config's.
 	Reserve float64
 	// Transport sends the requests; http.DefaultTransport when nil.
 	Transport http.RoundTripper
@@ -69,6 +70,12 @@ func New(ctx context.Context, p *workflow.Project, st store.Store, o Options) (*
 	}
 	if o.Transport == nil {
 		o.Transport = http.DefaultTransport
+	}
+	if o.Reserve == 0 {
+		o.Reserve = p.Config.Reserve
+	}
+	if o.Reserve == 0 {
+		o.Reserve = -1 // none: quota.Options reads zero as its default
 	}
 	s := &Service{Project: p, Store: st, o: o, conns: map[string]*conn{}}
 	s.Budget = quota.New(quota.Options{Store: st, Clock: o.Clock, Log: o.Log, Reserve: o.Reserve})

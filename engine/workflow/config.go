@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"net/url"
+	"strconv"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -25,6 +26,9 @@ type Config struct {
 	Connections map[string]*Connection
 	// Log sets the log level (debug, info, warn, error) and format (text, json).
 	LogLevel, LogFormat string
+	// Reserve is the share of every quota bucket sluice leaves for the user's own use of the
+	// service (quota.reserve, default 10%).
+	Reserve float64
 
 	// broken names connections whose type could not be read; workflows using them are not
 	// judged, since the config's own diagnostic already says what is wrong.
@@ -101,6 +105,7 @@ func decodeConfig(f *yamlFile, root *yaml.Node, path string, env LookupEnv) *Con
 		f.errorf(root, "no connections: add a connections block naming at least a source and a sink")
 	}
 
+	cfg.Reserve = decodeQuota(f, o)
 	lo := f.object(o.key("log"), o.take("log"), "log", "")
 	cfg.LogLevel = lo.enum("level", "info", "debug", "info", "warn", "error")
 	cfg.LogFormat = lo.enum("format", "text", "text", "json")
@@ -195,4 +200,24 @@ func (c *Config) ConnectionNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// DefaultReserve is the share of a quota bucket left to the user when the config says
+// nothing.
+const DefaultReserve = 0.10
+
+// decodeQuota reads the quota block: `reserve: 10%` (from 0% to 50%).
+func decodeQuota(f *yamlFile, o *object) float64 {
+	qo := f.object(o.key("quota"), o.take("quota"), "quota", "")
+	defer qo.finish()
+	text, n := qo.str("reserve", false)
+	if n == nil || isNull(n) {
+		return DefaultReserve
+	}
+	pct, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text), "%")), 64)
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(text), "%") || pct < 0 || pct > 50 {
+		f.errorf(n, "quota.reserve: %q is not a share like 10%% (from 0%% to 50%%)", text)
+		return DefaultReserve
+	}
+	return pct / 100
 }
