@@ -491,3 +491,44 @@ func TestSecretsStayOut(t *testing.T) {
 		}
 	}
 }
+
+// TestResyncAppliesAChangedMapWithoutDuplicates: after the map of a workflow changes, a
+// resync reads the window again, and every worklog is updated; none is created.
+func TestResyncAppliesAChangedMapWithoutDuplicates(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.runOnce()
+	before := len(w.jira.AllWorklogs())
+	file := filepath.Join(w.dir, "workflows", "billable-mobile.yaml")
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(text), `"[billable] "`, `"[billed] "`, 1)
+	if changed == string(text) || os.WriteFile(file, []byte(changed), 0o644) != nil {
+		t.Fatal("could not change the example's map")
+	}
+	if code, out := w.sluice(appOptions{}, "resync", "billable-mobile", "--config", w.config); code != exitOK {
+		t.Fatalf("resync: exit %d\n%s", code, out)
+	}
+	w.toggl.ResetStats()
+	code, out := w.sluice(appOptions{}, "run", "--once", "--config", w.config, "--workflow", "billable-mobile")
+	if code != exitOK || !strings.Contains(out, "created 0,") {
+		t.Fatalf("run after resync: exit %d\n%s", code, out)
+	}
+	// The run read the whole backfill window again rather than the changes since its cursor.
+	reqs := w.toggl.Requests()
+	if len(reqs) != 1 || !strings.Contains(reqs[0].Query, "start_date=") || strings.Contains(reqs[0].Query, "since=") {
+		t.Fatalf("Toggl requests after resync: %+v", reqs)
+	}
+	if n := len(w.jira.AllWorklogs()); n != before {
+		t.Fatalf("Jira went from %d to %d worklogs", before, n)
+	}
+	for _, l := range w.jira.AllWorklogs() {
+		if raw, _ := l.Property(jira.PropertyKey); strings.Contains(string(raw), "billable-mobile") && !strings.HasPrefix(l.CommentText(), "[billed] ") {
+			t.Fatalf("worklog %s kept the old comment %q", l.ID, l.CommentText())
+		}
+	}
+	if code, _ := w.sluice(appOptions{}, "resync", "nope", "--config", w.config); code != exitUsage {
+		t.Fatalf("resync of an unknown workflow: exit %d", code)
+	}
+}

@@ -24,6 +24,7 @@ Usage:
   sluice serve [--config FILE] [--addr HOST:PORT]  run the workflows on their schedules, with the web UI and API
   sluice run --once [--config FILE] [--workflow NAME]  run each enabled workflow once and exit
   sluice enable|disable NAME [--config FILE]       switch a workflow on or off, at once and across restarts
+  sluice resync NAME [--config FILE]               read the backfill window again on the next run (no duplicates)
   sluice validate [--config FILE]                  check the config and every workflow; call no API
   sluice plan [--config FILE]                      each token's quota, and how often each workflow may poll
   sluice audit [--since 24h] [--workflow NAME] [--by hour|day] [--format table|csv|json]
@@ -82,6 +83,8 @@ func runMain(ctx context.Context, args []string, c cmdIO) int {
 		err = cmdEnable(ctx, c, rest, true)
 	case "disable":
 		err = cmdEnable(ctx, c, rest, false)
+	case "resync":
+		err = cmdResync(ctx, c, rest)
 	case "sim":
 		err = cmdSim(ctx, c, rest)
 	case "demo":

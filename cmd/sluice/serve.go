@@ -124,6 +124,35 @@ func checkExposure(addr, token string) error {
 	return fmt.Errorf("--addr %s is reachable from other machines: set %s to the token the UI and API will require", addr, tokenEnv)
 }
 
+// cmdResync makes a workflow read its whole backfill window again on its next run: its
+// cursor is forgotten, its ledger kept, so only entries whose mapped record changed (after
+// an edit of the map, say) are written again, and nothing is duplicated.
+func cmdResync(ctx context.Context, c cmdIO, args []string) error {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return usageError{"resync needs the workflow's name"}
+	}
+	wf := args[0]
+	fs := c.flags("resync")
+	config := fs.String("config", "sluice.yaml", "the configuration file")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, c, *config)
+	if err != nil {
+		return reportLoad(c, err)
+	}
+	defer a.Close()
+	w := a.project.Workflow(wf)
+	if w == nil {
+		return usageError{fmt.Sprintf("no workflow named %q (have %s)", wf, workflowNames(a.project))}
+	}
+	if err := a.store.SetCursor(ctx, w.Name, w.Source.Connection.Name, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s will read its whole backfill window on its next run; entries already pushed and unchanged are skipped\n", wf)
+	return nil
+}
+
 // cmdEnable turns a workflow on or off at run time; a running `sluice serve` follows within
 // seconds, and the setting outlives restarts (the file's `enabled` is only the default).
 func cmdEnable(ctx context.Context, c cmdIO, args []string, on bool) error {

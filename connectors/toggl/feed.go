@@ -173,6 +173,7 @@ func (f *feed) read(ctx context.Context, s *Source, since int64) error {
 	if err != nil {
 		return fmt.Errorf("read entries changed since %s: %w", time.Unix(since, 0).UTC().Format(time.RFC3339), err)
 	}
+	warnIfCapped(s, len(entries), since)
 	now := s.clock.Now()
 	if serverNow.IsZero() {
 		serverNow = now

@@ -144,6 +144,7 @@ func (s *Source) pullMine(ctx context.Context, cursor connectors.Cursor) (connec
 		if err != nil {
 			return connectors.Batch{}, fmt.Errorf("read entries changed since %s: %w", time.Unix(since, 0).UTC().Format(time.RFC3339), err)
 		}
+		warnIfCapped(s, len(entries), since)
 	case s.feed != nil:
 		from, to := s.backfillWindow(s.clock.Now())
 		entries, serverNow, err = s.feed.window(ctx, s, from, to)
@@ -199,6 +200,15 @@ func (s *Source) backfillMine(ctx context.Context, from, to time.Time) ([]TimeEn
 		return nil, time.Time{}, err
 	}
 	return append(first, second...), t1, nil
+}
+
+// warnIfCapped says when a since= answer may have been cut at the row cap: Toggl answers
+// /me/time_entries with one page only, so older changes could be missing.
+func warnIfCapped(s *Source, n int, since int64) {
+	if n >= meEntriesCap {
+		s.log.Warn("Toggl returned as many changed entries as it answers at most; older changes may be missing: run sluice resync for this workflow, or use entries: workspace",
+			"entries", n, "since", time.Unix(since, 0).UTC())
+	}
 }
 
 // nextSince is the cursor after a read: the server's time (falling back to the newest change
