@@ -2,10 +2,10 @@ package workflow
 
 import (
 	"net/url"
-	"strconv"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
