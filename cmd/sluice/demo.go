@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicehq/sluice/demo"
 	"github.com/sluicehq/sluice/engine/store"
+	"github.com/sluicehq/sluice/engine/workflow"
 )
 
 // cmdDemo starts the simulators, points the example workflows at them, runs each once and
@@ -66,7 +67,7 @@ func cmdDemo(ctx context.Context, c cmdIO, args []string) error {
 	}
 	fmt.Fprintf(out, "Running %d workflows once (%s):\n", len(a.project.Workflows), config)
 	runErr := a.runOnce(ctx, out, "")
-	fmt.Fprintln(out)
+	fmt.Fprintf(out, "(The entry naming %s is refused on purpose: the demo's Jira has no such issue, and the run goes on.)\n\n", f.Missing)
 	a.printQuota(ctx, out)
 	fmt.Fprintf(out, `
 Where to look:
@@ -74,7 +75,7 @@ Where to look:
   Toggl entries           curl -u %s:api_token '%s/api/v9/me/time_entries?meta=true'
   state database          %s (sqlite3: SELECT * FROM runs; SELECT * FROM calls)
   config and workflows    %s and %s
-  run them again          go run ./cmd/sluice run --once --config %s
+  quota plan              go run ./cmd/sluice plan --config %s
 `, demo.JiraEmail, demo.JiraToken, site.JiraURL, demo.TogglToken, site.TogglURL,
 		filepath.Join(*dir, "sluice.db"), config, filepath.Join(*dir, "workflows"), config)
 	if *once {
@@ -114,7 +115,7 @@ func (a *app) printQuota(ctx context.Context, out io.Writer) {
 	}
 	fmt.Fprintln(out, "Quota left, as the APIs last reported it:")
 	for _, q := range qs {
-		fmt.Fprintf(out, "  %-8s %-5s bucket: %d requests left, resets in %s\n", q.Connection, q.Bucket, q.Remaining,
-			q.ResetsAt.Sub(a.clock.Now()).Round(time.Second))
+		fmt.Fprintf(out, "  %-8s %-5s bucket: %d of %d requests left, resets in %s\n", q.Connection, q.Bucket, q.Remaining,
+			q.Total, workflow.FormatDuration(q.ResetsAt.Sub(a.clock.Now()).Round(time.Minute)))
 	}
 }
