@@ -70,7 +70,7 @@ func serveConfig(ctx context.Context, c cmdIO, config, addr string, ready func(u
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		_ = srv.Shutdown()
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return fmt.Errorf("listen on %s: %w (choose another address with --addr)", addr, err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
