@@ -168,14 +168,8 @@ func (h *handler) apiWorkflows(c *gin.Context) {
 }
 
 func (h *handler) apiWorkflow(c *gin.Context) {
-	limit, err := parseRuns(c.Query("runs"))
-	if err != nil {
-		h.fail(c, http.StatusBadRequest, err.Error())
-		return
-	}
-	d, err := h.b.Workflow(c.Request.Context(), c.Param("name"), limit)
-	if err != nil {
-		h.backendError(c, err)
+	d, _, ok := h.workflowDetail(c)
+	if !ok {
 		return
 	}
 	out := apiWorkflowDetail{apiWorkflow: toAPIWorkflow(d.WorkflowState), YAML: d.YAML, Runs: make([]apiRunDetail, 0, len(d.Runs))}

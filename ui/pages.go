@@ -75,15 +75,25 @@ type workflowPage struct {
 	More bool
 }
 
-func (h *handler) workflowPage(c *gin.Context) {
+// workflowDetail reads the ?runs= limit and asks the backend for the workflow :name,
+// answering the request itself (4xx or 5xx) when either fails.
+func (h *handler) workflowDetail(c *gin.Context) (serve.WorkflowDetail, int, bool) {
 	limit, err := parseRuns(c.Query("runs"))
 	if err != nil {
 		h.fail(c, http.StatusBadRequest, err.Error())
-		return
+		return serve.WorkflowDetail{}, 0, false
 	}
 	d, err := h.b.Workflow(c.Request.Context(), c.Param("name"), limit)
 	if err != nil {
 		h.backendError(c, err)
+		return serve.WorkflowDetail{}, 0, false
+	}
+	return d, limit, true
+}
+
+func (h *handler) workflowPage(c *gin.Context) {
+	d, limit, ok := h.workflowDetail(c)
+	if !ok {
 		return
 	}
 	p := workflowPage{base: h.base(c, "workflows", d.Name), W: d, More: len(d.Runs) >= limit && limit < 100}

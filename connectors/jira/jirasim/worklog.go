@@ -110,6 +110,16 @@ func (s *Server) issueFor(c *call) (*issue, *reply) {
 	return iss, nil
 }
 
+// worklogFor finds the call's issue and its worklog {id}, answering 404 for either missing.
+func (s *Server) worklogFor(c *call) (*issue, *worklog, *reply) {
+	iss, rep := s.issueFor(c)
+	if rep != nil {
+		return nil, nil, rep
+	}
+	w, rep := s.worklogOn(iss, c.params["id"])
+	return iss, w, rep
+}
+
 // worklogOn finds worklog idStr on iss; it answers 404 when it is missing or elsewhere.
 func (s *Server) worklogOn(iss *issue, idStr string) (*worklog, *reply) {
 	id, err := strconv.ParseInt(idStr, 10, 64)
@@ -231,11 +241,7 @@ func (s *Server) getIssueWorklog(c *call) *reply {
 }
 
 func (s *Server) getWorklog(c *call) *reply {
-	iss, rep := s.issueFor(c)
-	if rep != nil {
-		return rep
-	}
-	w, rep := s.worklogOn(iss, c.params["id"])
+	_, w, rep := s.worklogFor(c)
 	if rep != nil {
 		return rep
 	}
@@ -243,11 +249,7 @@ func (s *Server) getWorklog(c *call) *reply {
 }
 
 func (s *Server) updateWorklog(c *call) *reply {
-	iss, rep := s.issueFor(c)
-	if rep != nil {
-		return rep
-	}
-	w, rep := s.worklogOn(iss, c.params["id"])
+	iss, w, rep := s.worklogFor(c)
 	if rep != nil {
 		return rep
 	}
@@ -293,11 +295,7 @@ func (s *Server) updateWorklog(c *call) *reply {
 }
 
 func (s *Server) deleteWorklog(c *call) *reply {
-	iss, rep := s.issueFor(c)
-	if rep != nil {
-		return rep
-	}
-	w, rep := s.worklogOn(iss, c.params["id"])
+	iss, w, rep := s.worklogFor(c)
 	if rep != nil {
 		return rep
 	}
