@@ -138,20 +138,27 @@ func fieldErrors(errs map[string]string) *reply {
 	return errorReply(http.StatusBadRequest, nil, errs)
 }
 
+// readWrite reads what a worklog create or update asks: notifyUsers, the estimate
+// adjustment and the body, answering 400 with every field's problem at once.
+func (s *Server) readWrite(c *call, op estimateOp, create bool) (bool, estimate, worklogInput, *reply) {
+	errs := map[string]string{}
+	notify := boolParam(c.query, "notifyUsers", true, errs)
+	boolParam(c.query, "overrideEditableFlag", false, errs)
+	est := parseEstimate(c.query, op, errs)
+	in, rep := s.decodeWorklog(c.body, create, errs)
+	if rep == nil {
+		rep = fieldErrors(errs)
+	}
+	return notify, est, in, rep
+}
+
 func (s *Server) addWorklog(c *call) *reply {
 	iss, rep := s.issueFor(c)
 	if rep != nil {
 		return rep
 	}
-	errs := map[string]string{}
-	notify := boolParam(c.query, "notifyUsers", true, errs)
-	boolParam(c.query, "overrideEditableFlag", false, errs)
-	est := parseEstimate(c.query, opAdd, errs)
-	in, rep := s.decodeWorklog(c.body, true, errs)
+	notify, est, in, rep := s.readWrite(c, opAdd, true)
 	if rep != nil {
-		return rep
-	}
-	if rep := fieldErrors(errs); rep != nil {
 		return rep
 	}
 	if len(iss.worklogs) >= s.opts.MaxWorklogsPerIssue {
@@ -253,15 +260,8 @@ func (s *Server) updateWorklog(c *call) *reply {
 	if rep != nil {
 		return rep
 	}
-	errs := map[string]string{}
-	notify := boolParam(c.query, "notifyUsers", true, errs)
-	boolParam(c.query, "overrideEditableFlag", false, errs)
-	est := parseEstimate(c.query, opUpdate, errs)
-	in, rep := s.decodeWorklog(c.body, false, errs)
+	notify, est, in, rep := s.readWrite(c, opUpdate, false)
 	if rep != nil {
-		return rep
-	}
-	if rep := fieldErrors(errs); rep != nil {
 		return rep
 	}
 	before := w.seconds
